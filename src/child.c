@@ -1,0 +1,436 @@
+/* child.c - spawn: one child on a loop, with Node's events and their order (spawn, stdout/stderr,
+ * message, exit, disconnect, close), stdin writes with back-pressure, kill, tree kill and timeout. */
+#include "child.h"
+#include "channel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct write_req {
+  cp_child *c;
+  cp_write_cb cb;
+  void *ud;
+  size_t len;
+  struct write_req *next, *prev;
+  char *copy; /* owned copy of the data, or NULL when the caller keeps it alive */
+} write_req;
+
+struct cp_child {
+  cp_loop *loop;
+  cp_child_events ev;
+  void *ud;
+  os_proc *proc;
+  os_stream *pipes[3];
+  cp_channel *channel;
+  int64_t pid, status;
+  int signal;
+  int kill_signal;
+  int64_t kill_after_ms;
+  cp__timer escalate;
+  bool group; /* started as the root of its own tree */
+  bool started, exited, closed, killed, timed_out;
+  bool ending; /* cp_child_end(): close stdin after the queue */
+  bool channel_open;
+  bool ref;   /* counted in loop->refs */
+  bool freed; /* cp_child_free() called */
+  int in_cb;
+  cp_error start_error;
+  cp__timer timeout;
+  cp__defer start_ev; /* on_spawn, or on_error + on_close */
+  cp__defer close_ev;
+  write_req *wq, *wq_tail; /* in queue (and completion) order */
+  size_t wq_bytes;
+};
+
+#define EMIT(c, name, ...)                                                                                   \
+  do {                                                                                                       \
+    if ((c)->ev.name && !(c)->freed) (c)->ev.name((c), __VA_ARGS__);                                         \
+  } while (0)
+
+static void child_unref_internal(cp_child *c) {
+  if (c->ref) c->loop->refs--;
+  c->ref = false;
+}
+
+static void child_maybe_free(cp_child *c) {
+  if (!c->freed || !c->closed || c->in_cb) return;
+  cp__defer_cancel(c->loop, &c->start_ev);
+  cp__defer_cancel(c->loop, &c->close_ev);
+  cp__timer_stop(c->loop, &c->timeout);
+  cp__timer_stop(c->loop, &c->escalate);
+  if (c->channel) cp__channel_destroy(c->channel);
+  if (c->proc) os_proc_free(c->proc);
+  cp__error_clear(&c->start_error);
+  c->loop->live--;
+  free(c);
+}
+
+static void close_stdin(cp_child *c, int status) {
+  if (c->pipes[0]) {
+    os_stream_close(c->pipes[0]);
+    c->pipes[0] = NULL;
+  }
+  while (c->wq) {
+    write_req *r = c->wq;
+    c->wq = r->next;
+    if (!c->wq) c->wq_tail = NULL;
+    c->wq_bytes -= r->len;
+    if (r->cb && !c->freed) r->cb(c, status, r->ud);
+    free(r->copy);
+    free(r);
+  }
+}
+
+static void deliver_close(cp__defer *d) {
+  cp_child *c = d->data;
+  c->closed = true;
+  cp__timer_stop(c->loop, &c->timeout);
+  cp__timer_stop(c->loop, &c->escalate);
+  child_unref_internal(c);
+  c->in_cb++;
+  EMIT(c, on_close, c->status, c->signal, c->ud);
+  c->in_cb--;
+  child_maybe_free(c);
+}
+
+/* 'close' comes after 'exit' and the end of stdout, stderr and the channel. */
+static void check_close(cp_child *c) {
+  if (c->closed || !c->exited || c->pipes[1] || c->pipes[2] || c->channel_open) return;
+  cp__defer_queue(c->loop, &c->close_ev, deliver_close, c);
+}
+
+static void close_output(cp_child *c, int i) {
+  if (!c->pipes[i]) return;
+  os_stream_close(c->pipes[i]);
+  c->pipes[i] = NULL;
+}
+
+static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, int status) {
+  cp_child *c = data;
+  int i = s == c->pipes[1] ? 1 : 2;
+  c->in_cb++;
+  if (n == 0) {
+    if (status < 0) {
+      cp_error err = {0};
+      cp__error_set(&err, status, 0, "read", i == 1 ? "stdout" : "stderr");
+      EMIT(c, on_error, &err, c->ud);
+      cp__error_clear(&err);
+    }
+    close_output(c, i);
+    if (i == 1)
+      EMIT(c, on_stdout, NULL, 0, c->ud);
+    else
+      EMIT(c, on_stderr, NULL, 0, c->ud);
+    check_close(c);
+  } else if (i == 1) {
+    EMIT(c, on_stdout, buf, n, c->ud);
+  } else {
+    EMIT(c, on_stderr, buf, n, c->ud);
+  }
+  c->in_cb--;
+  child_maybe_free(c);
+}
+
+static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
+  cp_child *c = data;
+  (void)p;
+  c->exited = true;
+  c->status = status;
+  c->signal = signum;
+  /* As Node: stdin goes with the process; queued writes fail. */
+  c->in_cb++;
+  close_stdin(c, CP_EPIPE);
+  EMIT(c, on_exit, status, signum, c->ud);
+  c->in_cb--;
+  check_close(c);
+  child_maybe_free(c);
+}
+
+static void child_on_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
+  cp_child *c = ud;
+  (void)ch;
+  c->in_cb++;
+  EMIT(c, on_message, msg, len, c->ud);
+  c->in_cb--;
+}
+
+static void child_on_disconnect(cp_channel *ch, void *ud) {
+  cp_child *c = ud;
+  (void)ch;
+  c->channel_open = false;
+  c->in_cb++;
+  EMIT(c, on_disconnect, c->ud);
+  c->in_cb--;
+  check_close(c);
+}
+
+static void child_on_channel_error(cp_channel *ch, const cp_error *err, void *ud) {
+  cp_child *c = ud;
+  (void)ch;
+  c->in_cb++;
+  EMIT(c, on_error, err, c->ud);
+  c->in_cb--;
+}
+
+static void deliver_start(cp__defer *d) {
+  cp_child *c = d->data;
+  c->in_cb++;
+  if (c->started) {
+    EMIT(c, on_spawn, c->ud);
+  } else {
+    EMIT(c, on_error, &c->start_error, c->ud);
+    c->exited = true;
+    check_close(c);
+  }
+  c->in_cb--;
+  child_maybe_free(c);
+}
+
+/* The SIGKILL of an escalation: to the tree when there is one (members may outlive the leader),
+ * else to the child if it has not exited. */
+static void child_on_escalate(cp__timer *t) {
+  cp_child *c = t->data;
+  if (c->group)
+    os_proc_kill_tree(c->proc, CP_SIGKILL);
+  else if (!c->exited)
+    os_proc_kill(c->proc, CP_SIGKILL);
+}
+
+static int child_signal(cp_child *c, int signum, uint64_t grace_ms) {
+  int rc = c->group    ? os_proc_kill_tree(c->proc, signum)
+           : c->exited ? CP_ESRCH
+                       : os_proc_kill(c->proc, signum);
+  if (rc == 0) c->killed = true;
+  if (rc == 0 && grace_ms && signum != CP_SIGKILL)
+    cp__timer_start(c->loop, &c->escalate, grace_ms, child_on_escalate, c);
+  return rc;
+}
+
+int cp__child_kill_for_limit(cp_child *c) {
+  return child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+}
+
+int cp_child_terminate(cp_child *c, int signum, uint64_t grace_ms) {
+  if (!c || signum <= 0) return CP_EINVAL;
+  if (!c->started) return CP_ESRCH;
+  return child_signal(c, signum, grace_ms);
+}
+
+static void child_on_timeout(cp__timer *t) {
+  cp_child *c = t->data;
+  c->timed_out = true;
+  if (!c->exited) {
+    cp__child_kill_for_limit(c);
+    return;
+  }
+  /* It exited, but something it started still holds stdout/stderr open: the time is up, stop
+   * waiting for them. */
+  c->in_cb++;
+  for (int i = 1; i < 3; i++) {
+    if (!c->pipes[i]) continue;
+    close_output(c, i);
+    if (i == 1)
+      EMIT(c, on_stdout, NULL, 0, c->ud);
+    else
+      EMIT(c, on_stderr, NULL, 0, c->ud);
+  }
+  c->in_cb--;
+  check_close(c);
+  child_maybe_free(c);
+}
+
+int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, const cp_child_events *ev,
+                    void *ud, cp_child **out) {
+  cp_child *c = calloc(1, sizeof *c);
+  if (!c) return CP_ENOMEM;
+  c->loop = loop;
+  if (ev) c->ev = *ev;
+  c->ud = ud;
+  c->status = -1;
+  c->kill_signal = p->kill_signal;
+  c->kill_after_ms = p->kill_after_ms;
+  c->group = p->req.new_group || p->req.detached;
+  c->ref = true;
+  loop->refs++;
+  loop->live++;
+  os_stream *channel = NULL;
+  int rc = os_spawn(loop->os, &p->req, child_on_exit, c, &c->proc, c->pipes, &channel, &c->start_error);
+  if (rc == 0) {
+    c->started = true;
+    c->pid = os_proc_pid(c->proc);
+    for (int i = 1; i < 3; i++)
+      if (c->pipes[i] && os_stream_read_start(c->pipes[i], child_on_read, c)) close_output(c, i);
+    if (channel) {
+      static const cp_channel_events chev = {child_on_message, child_on_disconnect, child_on_channel_error};
+      rc = cp__channel_new(loop, channel, p->channel_mode, p->channel_max, &chev, c, false, &c->channel);
+      if (rc)
+        os_stream_close(channel);
+      else
+        c->channel_open = true;
+    }
+    if (o && o->timeout_ms > 0)
+      cp__timer_start(loop, &c->timeout, (uint64_t)o->timeout_ms, child_on_timeout, c);
+  }
+  cp__defer_queue(loop, &c->start_ev, deliver_start, c);
+  *out = c;
+  return 0;
+}
+
+int cp_spawn(cp_loop *loop, const char *file, const char *const *args, const cp_options *options,
+             const cp_child_events *events, void *ud, cp_child **out) {
+  if (out) *out = NULL;
+  if (!loop || !out) return CP_EINVAL;
+  cp__prepared p;
+  int rc = cp__prepare(&p, file, args, NULL, options, NULL, NULL);
+  if (rc == 0) rc = cp__child_start(loop, &p, options, events, ud, out);
+  cp__prepared_free(&p);
+  return rc;
+}
+
+int64_t cp_child_pid(const cp_child *c) { return c ? c->pid : 0; }
+bool cp_child_exited(const cp_child *c) { return c && c->exited; }
+bool cp_child_killed(const cp_child *c) { return c && c->killed; }
+bool cp_child_timed_out(const cp_child *c) { return c && c->timed_out; }
+const cp_error *cp__child_start_error(const cp_child *c) { return &c->start_error; }
+
+/* As Node: a kill that fails for another reason than "already gone" is also an 'error' event. */
+static int kill_result(cp_child *c, int rc, int signum) {
+  if (rc == 0 && signum) c->killed = true;
+  if (rc && rc != CP_ESRCH) {
+    cp_error err = {0};
+    cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc), signum,
+                   (long long)c->pid);
+    c->in_cb++;
+    EMIT(c, on_error, &err, c->ud);
+    c->in_cb--;
+    cp__error_clear(&err);
+  }
+  return rc;
+}
+
+int cp_child_kill(cp_child *c, int signum) {
+  if (!c || signum < 0) return CP_EINVAL;
+  if (!c->started || c->exited) return CP_ESRCH;
+  return kill_result(c, os_proc_kill(c->proc, signum), signum);
+}
+
+int cp_child_kill_tree(cp_child *c, int signum) {
+  if (!c || signum < 0) return CP_EINVAL;
+  if (!c->started) return CP_ESRCH;
+  if (!c->group) return CP_EINVAL;
+  return kill_result(c, os_proc_kill_tree(c->proc, signum), signum);
+}
+
+static void child_on_written(os_stream *s, void *data, int status) {
+  write_req *r = data;
+  cp_child *c = r->c;
+  (void)s;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    c->wq = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  else
+    c->wq_tail = r->prev;
+  c->wq_bytes -= r->len;
+  c->in_cb++;
+  if (r->cb && !c->freed) r->cb(c, status, r->ud);
+  free(r->copy);
+  free(r);
+  if (status)
+    close_stdin(c, status);
+  else if (c->ending && !c->wq)
+    close_stdin(c, CP_EPIPE);
+  c->in_cb--;
+  child_maybe_free(c);
+}
+
+static int child_write(cp_child *c, const void *buf, size_t len, cp_write_cb cb, void *ud, bool copy) {
+  if (!c || (!buf && len)) return CP_EINVAL;
+  if (!c->pipes[0] || c->ending) return CP_EPIPE;
+  write_req *r = calloc(1, sizeof *r);
+  if (!r) return CP_ENOMEM;
+  r->c = c;
+  r->cb = cb;
+  r->ud = ud;
+  r->len = len;
+  const void *data = buf;
+  if (copy && len) {
+    r->copy = malloc(len);
+    if (!r->copy) {
+      free(r);
+      return CP_ENOMEM;
+    }
+    memcpy(r->copy, buf, len);
+    data = r->copy;
+  }
+  int rc = os_stream_write(c->pipes[0], data, len, child_on_written, r);
+  if (rc) {
+    free(r->copy);
+    free(r);
+    return rc;
+  }
+  r->prev = c->wq_tail;
+  if (c->wq_tail)
+    c->wq_tail->next = r;
+  else
+    c->wq = r;
+  c->wq_tail = r;
+  c->wq_bytes += len;
+  return 0;
+}
+
+int cp_child_write(cp_child *c, const void *buf, size_t len, cp_write_cb cb, void *ud) {
+  return child_write(c, buf, len, cb, ud, true);
+}
+
+int cp__child_write_nocopy(cp_child *c, const void *buf, size_t len, cp_write_cb cb, void *ud) {
+  return child_write(c, buf, len, cb, ud, false);
+}
+
+size_t cp_child_write_queue_size(const cp_child *c) { return c ? c->wq_bytes : 0; }
+
+int cp_child_end(cp_child *c) {
+  if (!c) return CP_EINVAL;
+  if (!c->pipes[0]) return c->ending ? 0 : CP_EPIPE;
+  c->ending = true;
+  if (!c->wq) close_stdin(c, CP_EPIPE);
+  return 0;
+}
+
+int cp_child_pause(cp_child *c, int fd) {
+  if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
+  if (!c->pipes[fd]) return CP_EPIPE;
+  os_stream_read_stop(c->pipes[fd]);
+  return 0;
+}
+
+int cp_child_resume(cp_child *c, int fd) {
+  if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
+  if (!c->pipes[fd]) return CP_EPIPE;
+  return os_stream_read_start(c->pipes[fd], child_on_read, c);
+}
+
+cp_channel *cp_child_channel(cp_child *c) { return c && c->channel_open ? c->channel : NULL; }
+
+void cp_child_ref(cp_child *c) {
+  if (!c || c->ref || c->closed) return;
+  c->ref = true;
+  c->loop->refs++;
+}
+
+void cp_child_unref(cp_child *c) {
+  if (c) child_unref_internal(c);
+}
+
+void cp_child_free(cp_child *c) {
+  if (!c || c->freed) return;
+  c->freed = true;
+  /* Not closed yet: the loop still has to reap it, so it stays referenced until it closes. */
+  if (!c->closed && !c->ref) {
+    c->ref = true;
+    c->loop->refs++;
+  }
+  child_maybe_free(c);
+}

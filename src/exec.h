@@ -1,0 +1,18 @@
+/* exec.h - buffered runs (exec, execFile and the sync forms), internal. */
+#ifndef CP_EXEC_H
+#define CP_EXEC_H
+
+#include "internal.h"
+#include "loop.h"
+
+typedef struct cp__exec cp__exec;
+
+/* Starts a buffered run on loop; cb gets the result once the child closed. Problems found before
+ * starting are returned (with *err filled when err is not NULL) and cb never runs. */
+int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, const char *command,
+                   const cp_options *o, bool fail_on_status, cp_exec_cb cb, void *ud, cp_error *err);
+
+/* A fresh result: status -1, empty NUL-terminated buffers. */
+int cp__result_init(cp_result *res);
+
+#endif /* CP_EXEC_H */

@@ -1,0 +1,64 @@
+/* sync.c - spawnSync, execFileSync and execSync: a buffered run on a private loop, as Node's
+ * spawn_sync does. */
+#include "exec.h"
+#include "prepare.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sync_state {
+  bool done;
+  int rc;
+  cp_result *res;
+} sync_state;
+
+static void sync_done(int rc, cp_result *res, void *ud) {
+  sync_state *s = ud;
+  s->done = true;
+  s->rc = rc;
+  cp_result_free(s->res);
+  *s->res = *res; /* take it over: the library frees what is left in *res, i.e. nothing */
+  memset(res, 0, sizeof *res);
+}
+
+static int run_sync(const char *file, const char *const *args, const char *command, const cp_options *o,
+                    cp_result *res, bool fail_on_status) {
+  if (!res) return CP_EINVAL;
+  if (cp__result_init(res)) return CP_ENOMEM;
+  int rc = o ? cp__check_stdio(o, &res->error) : 0;
+  if (rc) return rc;
+  cp_loop loop;
+  rc = cp__loop_init(&loop);
+  if (rc) return cp__error_set(&res->error, rc, 0, "spawn", NULL);
+  sync_state s = {false, 0, res};
+  rc = cp__exec_start(&loop, file, args, command, o, fail_on_status, sync_done, &s, &res->error);
+  if (rc == 0) {
+    rc = cp_loop_run(&loop, CP_RUN_DEFAULT);
+    if (rc == 0 && s.done) {
+      rc = s.rc;
+    } else if (!s.done) {
+      /* Only a failing poller can stop the loop early; nothing more can be awaited. */
+      cp__error_set(&res->error, rc ? rc : CP_EIO, 0, "poll", NULL);
+      rc = rc ? rc : CP_EIO;
+    }
+  }
+  cp__loop_close(&loop);
+  return rc;
+}
+
+int cp_spawn_sync(const char *file, const char *const *args, const cp_options *options, cp_result *res) {
+  return run_sync(file, args, NULL, options, res, false);
+}
+
+int cp_exec_file_sync(const char *file, const char *const *args, const cp_options *options, cp_result *res) {
+  return run_sync(file, args, NULL, options, res, true);
+}
+
+int cp_exec_sync(const char *command, const cp_options *options, cp_result *res) {
+  if (!command) {
+    if (res && cp__result_init(res) == 0)
+      return cp__error_setf(&res->error, CP_EINVAL, 0, "spawn", NULL, "spawn EINVAL: the command is NULL");
+    return CP_EINVAL;
+  }
+  return run_sync(NULL, NULL, command, options, res, true);
+}
