@@ -1,0 +1,41 @@
+/* posix.h - what the POSIX backend's files share: the poller's watchers and the loop. */
+#ifndef CP_POSIX_H
+#define CP_POSIX_H
+
+#include "../os.h"
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct posix_watcher posix_watcher;
+
+/* revents is a mask of POLLIN/POLLOUT/POLLHUP/POLLERR. */
+typedef void (*posix_watch_cb)(posix_watcher *w, unsigned revents);
+
+struct posix_watcher {
+  int fd;
+  unsigned events; /* POLLIN / POLLOUT wanted; 0 = not registered */
+  posix_watch_cb cb;
+  int slot; /* poll backend: index in the pollfd array, -1 if none */
+  posix_watcher *feed_next;
+  bool fed;
+};
+
+/* Makes the loop call w->cb(w, POLLOUT) on its next turn without waiting for the poller: for a
+ * write that already went through and only has its completion left to deliver (callbacks never run
+ * inside the call that queued the work). posix_unfeed() takes it back (before a close). */
+void posix_feed(os_loop *loop, posix_watcher *w);
+void posix_unfeed(os_loop *loop, posix_watcher *w);
+
+/* Registers w (or changes its mask); events 0 unregisters. Returns 0 or a CP_E* code. */
+int posix_watch(os_loop *loop, posix_watcher *w, unsigned events);
+
+/* Maps an errno value to a CP_E* code. */
+int posix_error(int errnum);
+
+/* The size of the buffer streams read into, and the loop's shared read buffer. */
+#define POSIX_READ_BUF (64 * 1024)
+char *posix_read_buffer(os_loop *loop);
+
+#endif /* CP_POSIX_H */

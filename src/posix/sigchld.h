@@ -1,0 +1,29 @@
+/* sigchld.h - exit watching by SIGCHLD where there is no pidfd (POSIX backend internal). */
+#ifndef CP_POSIX_SIGCHLD_H
+#define CP_POSIX_SIGCHLD_H
+
+#include "posix.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct posix_sigchld posix_sigchld;
+typedef struct posix_sigchld_entry posix_sigchld_entry;
+
+struct posix_sigchld_entry {
+  pid_t pid;
+  /* waitpid() status when reaped is true; reaped is false when someone else reaped it (ECHILD). */
+  void (*on_exit)(posix_sigchld_entry *e, int wstatus, bool reaped);
+  posix_sigchld_entry *next, *prev;
+};
+
+/* The loop's SIGCHLD watcher, created (and the handler installed) on first use. */
+int posix_sigchld_get(os_loop *loop, posix_sigchld **slot);
+void posix_sigchld_add(posix_sigchld *s, posix_sigchld_entry *e);
+void posix_sigchld_remove(posix_sigchld *s, posix_sigchld_entry *e);
+void posix_sigchld_free(posix_sigchld *s);
+
+/* Where a loop keeps its watcher (NULL until first used). */
+posix_sigchld **posix_loop_sigchld(os_loop *loop);
+
+#endif

@@ -1,0 +1,757 @@
+/* spawn.c - starting and watching a child on Linux.
+ *
+ * The program is searched on PATH in the parent (execvp's rules, with the child's PATH), so the
+ * child only runs async-signal-safe steps before execve(). The child is started with
+ * clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD): it borrows the parent's memory until it execs, so
+ * spawning costs the same from a parent of 10 MiB or 10 GiB, and the pidfd born with it makes exit
+ * watching and kill free of pid-reuse races. fork() is used only when uid/gid must be changed
+ * (set*id() is not safe in a CLONE_VM child with glibc). A failure in the child before the
+ * program runs is written to a close-on-exec error pipe as {step, errno} and becomes the error of
+ * the spawn call; the child is reaped before os_spawn() returns, so no zombie is left. */
+#include "posix.h"
+#include "sigchld.h"
+#include "stream.h"
+#include "../internal.h"
+
+#if !defined(__linux__)
+#error "childproc: the POSIX backend supports Linux so far (clone, pidfd)"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* ThreadSanitizer intercepts clone() as a fork and cannot follow a CLONE_VM child: under it, every
+ * child is started with fork() (slower from a big parent, same behaviour). */
+#if defined(__SANITIZE_THREAD__)
+#define CP_SPAWN_ALWAYS_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CP_SPAWN_ALWAYS_FORK 1
+#endif
+#endif
+#ifndef CP_SPAWN_ALWAYS_FORK
+#define CP_SPAWN_ALWAYS_FORK 0
+#endif
+
+struct os_proc {
+  os_loop *loop;
+  posix_watcher w; /* on the pidfd (fd -1 when watched by SIGCHLD) */
+  posix_sigchld_entry chld;
+  posix_sigchld *chld_owner; /* set while on the SIGCHLD list */
+  pid_t pid;
+  bool reaped;
+  bool group;
+  int guardian_fd; /* write end of a tree guardian's pipe, or -1 */
+  os_exit_cb cb;
+  void *data;
+};
+
+enum child_step {
+  STEP_SETSID = 1,
+  STEP_DUP2,
+  STEP_CHDIR,
+  STEP_SETGROUPS,
+  STEP_SETGID,
+  STEP_SETUID,
+  STEP_EXECVE,
+  STEP_PDEATHSIG
+};
+
+typedef struct child_report {
+  int step;
+  int err;
+} child_report;
+
+typedef struct child_args {
+  int guardian_fd;  /* a tree guardian's pipe (see start_guardian), or -1 */
+  bool pdeath; /* PR_SET_PDEATHSIG(SIGKILL), then check that the parent still lives */
+  pid_t parent_pid;
+  int chanfd;      /* the child's end of the channel, or -1 */
+  int chan_target; /* the descriptor number it must have in the child */
+  const char *path;
+  char *const *argv;
+  char *const *envp;
+  const char *cwd;
+  int fds[3];
+  int errfd;
+  bool detached, new_group, set_uid, set_gid;
+  uid_t uid;
+  gid_t gid;
+} child_args;
+
+/* ---- in the child: async-signal-safe calls only, no allocation, no writes to shared memory ---- */
+
+/* The child runs on a borrowed stack until it execs: AddressSanitizer's bookkeeping (which warns
+ * about the unknown stack at the _exit() below) has nothing to check there. */
+#if defined(__GNUC__)
+#define CHILD_CODE __attribute__((no_sanitize_address))
+#else
+#define CHILD_CODE
+#endif
+
+CHILD_CODE static void child_fail(int errfd, int step) {
+  child_report r = {step, errno};
+  ssize_t n;
+  do {
+    n = write(errfd, &r, sizeof r);
+  } while (n < 0 && errno == EINTR);
+  _exit(127);
+}
+
+/* Every descriptor above stderr that the user's program left inheritable is closed on exec: the
+ * child gets its stdio and nothing else. */
+CHILD_CODE static void child_cloexec_rest(void) {
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0) return;
+  struct rlimit rl;
+  long max = 65536;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max)
+    max = (long)rl.rlim_cur;
+  for (int fd = 3; fd < max; fd++) {
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0 && !(fl & FD_CLOEXEC)) fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+  }
+}
+
+CHILD_CODE static int child_main(void *arg) {
+  const child_args *a = arg;
+  int errfd = a->errfd;
+  int fds[3] = {a->fds[0], a->fds[1], a->fds[2]};
+  int chanfd = a->chanfd;
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++)
+    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL); /* glibc-internal ones fail: fine */
+
+  if (a->pdeath) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(errfd, STEP_PDEATHSIG);
+    if (getppid() != a->parent_pid) _exit(127); /* the parent died before the line above */
+  }
+  if (a->detached && setsid() < 0) child_fail(errfd, STEP_SETSID);
+  if (!a->detached && a->new_group && setpgid(0, 0) < 0) child_fail(errfd, STEP_SETSID);
+  if (a->guardian_fd >= 0) { /* the guardian learns the group before anything runs in it */
+    pid_t me = getpid();
+    if (write(a->guardian_fd, &me, sizeof me) != (ssize_t)sizeof me) child_fail(errfd, STEP_SETSID);
+  }
+
+  /* Anything sitting on 0..2 that is not already in place would be overwritten by the dup2()s
+   * below: move it up first (the error pipe too, if the parent had closed its stdio). */
+  if (errfd < 3) {
+    int n = fcntl(errfd, F_DUPFD_CLOEXEC, 3);
+    if (n < 0) child_fail(errfd, STEP_DUP2);
+    errfd = n;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (fds[i] < 3 && fds[i] != i) {
+      int n = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+      if (n < 0) child_fail(errfd, STEP_DUP2);
+      fds[i] = n;
+    }
+  }
+  /* The channel's end goes above anything it could collide with before its final dup2. */
+  if (chanfd >= 0 && chanfd <= (a->chan_target > 2 ? a->chan_target : 2)) {
+    int n = fcntl(chanfd, F_DUPFD_CLOEXEC, (a->chan_target > 2 ? a->chan_target : 2) + 1);
+    if (n < 0) child_fail(errfd, STEP_DUP2);
+    chanfd = n;
+  }
+  if (errfd == a->chan_target) {
+    int n = fcntl(errfd, F_DUPFD_CLOEXEC, a->chan_target + 1);
+    if (n < 0) child_fail(errfd, STEP_DUP2);
+    errfd = n;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (fds[i] == i) {
+      if (fcntl(i, F_SETFD, 0) < 0) child_fail(errfd, STEP_DUP2);
+    } else if (dup2(fds[i], i) < 0) {
+      child_fail(errfd, STEP_DUP2);
+    }
+  }
+
+  if (chanfd >= 0 && dup2(chanfd, a->chan_target) < 0) child_fail(errfd, STEP_DUP2);
+
+  if (a->cwd && chdir(a->cwd) < 0) child_fail(errfd, STEP_CHDIR);
+  if ((a->set_uid || a->set_gid) && geteuid() == 0 && setgroups(0, NULL) < 0)
+    child_fail(errfd, STEP_SETGROUPS);
+  if (a->set_gid && setgid(a->gid) < 0) child_fail(errfd, STEP_SETGID);
+  if (a->set_uid && setuid(a->uid) < 0) child_fail(errfd, STEP_SETUID);
+
+  child_cloexec_rest();
+  if (a->chan_target > 2 && fcntl(a->chan_target, F_SETFD, 0) < 0) child_fail(errfd, STEP_DUP2);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execve(a->path, a->argv, a->envp);
+  child_fail(errfd, STEP_EXECVE);
+  return 127;
+}
+
+/* ---- in the parent ---- */
+
+static pthread_once_t pidfd_once = PTHREAD_ONCE_INIT;
+static bool pidfd_ok;
+
+/* The moment of starting the child, for os_spawn() and the spawner thread. */
+typedef struct start_job {
+  child_args *a;
+  bool use_fork, use_pidfd;
+  void *stack;
+  pid_t pid;
+  int pidfd;
+  int err;
+} start_job;
+
+static void start_child(start_job *j) {
+  /* Every signal is blocked until the child has reset its handlers: a handler of the parent's must
+   * never run in a child that shares the parent's memory. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  j->a->parent_pid = getpid();
+  if (j->use_fork) {
+    j->pid = fork();
+    if (j->pid == 0) child_main(j->a);
+    if (j->pid > 0 && j->use_pidfd) j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+  } else {
+    char *top = (char *)j->stack + CHILD_STACK_SIZE;
+    j->pid = clone(child_main, top, CLONE_VM | CLONE_VFORK | (j->use_pidfd ? CLONE_PIDFD : 0) | SIGCHLD, j->a,
+                   j->use_pidfd ? &j->pidfd : NULL);
+  }
+  j->err = j->pid < 0 ? errno : 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* PR_SET_PDEATHSIG fires when the *thread* that started the child ends, not the process. Children
+ * that must die with the process are therefore started by this thread, which lives as long as the
+ * process does; callers hand it the job and wait. */
+static pthread_mutex_t spawner_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spawner_cond = PTHREAD_COND_INITIALIZER;
+static start_job *spawner_job;
+static bool spawner_done;
+static pthread_once_t spawner_once = PTHREAD_ONCE_INIT;
+static int spawner_error;
+
+static void *spawner_main(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&spawner_lock);
+  for (;;) {
+    while (!spawner_job || spawner_done) pthread_cond_wait(&spawner_cond, &spawner_lock);
+    start_child(spawner_job);
+    spawner_done = true;
+    pthread_cond_broadcast(&spawner_cond);
+  }
+  return NULL;
+}
+
+static void spawner_start(void) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread is born with every signal blocked */
+  pthread_t t;
+  spawner_error = pthread_create(&t, &attr, spawner_main, NULL);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+}
+
+static void run_on_spawner_thread(start_job *j) {
+  pthread_once(&spawner_once, spawner_start);
+  if (spawner_error) {
+    j->pid = -1;
+    j->err = spawner_error;
+    return;
+  }
+  pthread_mutex_lock(&spawner_lock);
+  while (spawner_job) pthread_cond_wait(&spawner_cond, &spawner_lock); /* one job at a time */
+  spawner_job = j;
+  spawner_done = false;
+  pthread_cond_broadcast(&spawner_cond);
+  while (!spawner_done || spawner_job != j) pthread_cond_wait(&spawner_cond, &spawner_lock);
+  spawner_job = NULL;
+  spawner_done = false;
+  pthread_cond_broadcast(&spawner_cond);
+  pthread_mutex_unlock(&spawner_lock);
+}
+
+/* A tree that must die with this process: the child's PDEATHSIG covers only the child, so a small
+ * guardian process (in its own session, so a kill of our group spares it) waits on a pipe whose
+ * write end only we hold. It is started before the child; the child itself writes its pid (its
+ * group's id) into the pipe before it execs, so there is no moment when the tree runs unguarded.
+ * Then end of file (we are gone) -> the guardian kills the whole group; a byte (we released the child
+ * normally, or it never started) -> it leaves. It is double-forked, so init reaps it, never us. */
+static bool read_full(int fd, void *buf, size_t len) {
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = read(fd, (char *)buf + got, len - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += (size_t)n;
+  }
+  return true;
+}
+
+static int start_guardian(int *release_fd) {
+  int gp[2];
+  if (pipe2(gp, O_CLOEXEC) < 0) return posix_error(errno);
+  pid_t mid = fork();
+  if (mid < 0) {
+    int e = errno;
+    close(gp[0]);
+    close(gp[1]);
+    return posix_error(e);
+  }
+  if (mid == 0) {
+    if (fork() != 0) _exit(0); /* the middle process: gone at once, the guardian goes to init */
+    setsid();
+    if (gp[0] > 0) syscall(SYS_close_range, 0u, (unsigned)gp[0] - 1, 0u);
+    syscall(SYS_close_range, (unsigned)gp[0] + 1, ~0u, 0u);
+    pid_t pgid;
+    char b;
+    if (!read_full(gp[0], &pgid, sizeof pgid) || pgid <= 1) _exit(0); /* the child never started */
+    if (!read_full(gp[0], &b, 1)) kill(-pgid, SIGKILL);
+    _exit(0);
+  }
+  close(gp[0]);
+  while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  *release_fd = gp[1];
+  return 0;
+}
+
+/* Tells the guardian (if any) to leave the tree be, and lets go of it. */
+static void release_guardian(int fd) {
+  if (fd < 0) return;
+  static const char release[sizeof(pid_t)] = {'r'}; /* enough bytes to end either read */
+  ssize_t n = write(fd, release, sizeof release);
+  (void)n;
+  close(fd);
+}
+
+static void pidfd_probe(void) {
+  int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (fd >= 0) {
+    pidfd_ok = true;
+    close(fd);
+  }
+}
+
+static bool is_executable_file(const char *path, int *err) {
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    *err = errno;
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *err = EACCES;
+    return false;
+  }
+  if (faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0) {
+    *err = errno;
+    return false;
+  }
+  return true;
+}
+
+/* execvp's search, done before the child exists: the first executable regular file on PATH wins;
+ * if none, EACCES when one was found but could not be run, else ENOENT. Relative PATH entries
+ * (and the empty entry, meaning ".") are taken relative to the child's cwd. */
+static int search_path(const char *file, const char *path_env, const char *cwd, char **out, cp_error *err) {
+  if (strchr(file, '/')) {
+    *out = cp__strdup(file);
+    return *out ? 0 : cp__error_set(err, CP_ENOMEM, ENOMEM, "spawn", file);
+  }
+  if (strlen(file) > NAME_MAX) return cp__error_set(err, CP_ENAMETOOLONG, ENAMETOOLONG, "spawn", file);
+  if (!path_env) path_env = "/usr/local/bin:/usr/bin:/bin";
+  size_t flen = strlen(file), clen = cwd ? strlen(cwd) : 0;
+  char *cand = malloc(strlen(path_env) + clen + flen + 4);
+  if (!cand) return cp__error_set(err, CP_ENOMEM, ENOMEM, "spawn", file);
+  int seen = ENOENT;
+  const char *p = path_env;
+  for (;;) {
+    const char *end = strchr(p, ':');
+    size_t dlen = end ? (size_t)(end - p) : strlen(p);
+    char *w = cand;
+    if (cwd && (dlen == 0 || p[0] != '/')) {
+      memcpy(w, cwd, clen);
+      w += clen;
+      *w++ = '/';
+    }
+    if (dlen) {
+      memcpy(w, p, dlen);
+      w += dlen;
+    } else if (!cwd) {
+      *w++ = '.';
+    }
+    *w++ = '/';
+    memcpy(w, file, flen + 1);
+    int e = 0;
+    if (is_executable_file(cand, &e)) {
+      *out = cand;
+      return 0;
+    }
+    if (e != ENOENT && e != ENOTDIR) seen = EACCES;
+    if (!end) break;
+    p = end + 1;
+  }
+  free(cand);
+  return cp__error_set(err, posix_error(seen), seen, "spawn", file);
+}
+
+static void proc_finish(os_proc *p, int st, bool reaped) {
+  p->reaped = true;
+  if (p->w.fd >= 0) {
+    posix_watch(p->loop, &p->w, 0);
+    close(p->w.fd);
+    p->w.fd = -1;
+  }
+  int64_t status = -1;
+  int sig = 0;
+  if (reaped && WIFEXITED(st))
+    status = WEXITSTATUS(st);
+  else if (reaped && WIFSIGNALED(st))
+    sig = WTERMSIG(st);
+  /* !reaped (ECHILD): someone else's waitpid(-1) reaped it; the status is lost. */
+  p->cb(p, p->data, status, sig);
+}
+
+static void proc_on_pidfd(posix_watcher *w, unsigned revents) {
+  os_proc *p = (os_proc *)((char *)w - offsetof(os_proc, w));
+  (void)revents;
+  int st = 0;
+  pid_t r;
+  do {
+    r = waitpid(p->pid, &st, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return; /* not yet: a spurious wake-up */
+  proc_finish(p, st, r > 0);
+}
+
+static void proc_on_sigchld(posix_sigchld_entry *e, int wstatus, bool reaped) {
+  os_proc *p = (os_proc *)((char *)e - offsetof(os_proc, chld));
+  p->chld_owner = NULL;
+  proc_finish(p, wstatus, reaped);
+}
+
+int64_t os_proc_pid(const os_proc *p) { return p->pid; }
+
+int os_proc_kill(os_proc *p, int signum) {
+  if (p->reaped) return CP_ESRCH;
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  /* Exited but not yet reaped: report it gone, as after the reaping. */
+  if (waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == p->pid)
+    return CP_ESRCH;
+  /* Not reaped yet, so the pid cannot have been reused: plain kill() is as safe as the pidfd. */
+  int r = p->w.fd >= 0 ? (int)syscall(SYS_pidfd_send_signal, p->w.fd, signum, NULL, 0) : kill(p->pid, signum);
+  if (r < 0) return posix_error(errno);
+  return 0;
+}
+
+int os_proc_kill_tree(os_proc *p, int signum) {
+  if (!p->group) return CP_EINVAL;
+  /* The group keeps its id while any member lives; after the leader is reaped the id could only
+   * be reused once every member is gone, and then killpg() finds none (ESRCH). */
+  if (killpg(p->pid, signum) < 0) return posix_error(errno);
+  return 0;
+}
+
+void os_proc_free(os_proc *p) {
+  if (!p) return;
+  release_guardian(p->guardian_fd);
+  if (p->chld_owner) posix_sigchld_remove(p->chld_owner, &p->chld);
+  if (p->w.fd >= 0) {
+    posix_watch(p->loop, &p->w, 0);
+    close(p->w.fd);
+  }
+  free(p);
+}
+
+static const char *step_syscall(int step) {
+  switch (step) {
+  case STEP_SETSID:
+    return "setsid";
+  case STEP_DUP2:
+    return "dup2";
+  case STEP_CHDIR:
+    return "chdir";
+  case STEP_SETGROUPS:
+    return "setgroups";
+  case STEP_SETGID:
+    return "setgid";
+  case STEP_SETUID:
+    return "setuid";
+  case STEP_PDEATHSIG:
+    return "prctl";
+  default:
+    return "execve";
+  }
+}
+
+static int report_child_error(const child_report *r, const char *path, const char *cwd, cp_error *err) {
+  const char *sc = step_syscall(r->step);
+  int code = posix_error(r->err);
+  if (r->step == STEP_CHDIR) return cp__error_set(err, code, r->err, sc, cwd);
+  if (r->step == STEP_EXECVE && r->err == EACCES) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+      return cp__error_setf(err, code, r->err, sc, path, "%s %.200s EACCES: is a directory", sc, path);
+  }
+  if (r->step == STEP_EXECVE && r->err == ENOEXEC)
+    return cp__error_setf(err, code, r->err, sc, path,
+                          "%s %.200s ENOEXEC: not an executable format (a script needs a #! line)", sc, path);
+  return cp__error_set(err, code, r->err, sc, r->step == STEP_EXECVE ? path : NULL);
+}
+
+static int fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
+
+int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *data, os_proc **proc,
+             os_stream *pipes[3], os_stream **channel, cp_error *err) {
+  int child_fds[3] = {-1, -1, -1}, parent_fds[3] = {-1, -1, -1}, owned[3] = {-1, -1, -1};
+  int errpipe[2] = {-1, -1}, pidfd = -1, chan[2] = {-1, -1}, guardian_fd = -1;
+  char *path = NULL;
+  void *stack = NULL;
+  os_proc *p = NULL;
+  int rc;
+  pipes[0] = pipes[1] = pipes[2] = NULL;
+  *proc = NULL;
+  *channel = NULL;
+
+  pthread_once(&pidfd_once, pidfd_probe);
+#ifdef CP_FORCE_SIGCHLD
+  bool use_pidfd = false;
+#else
+  bool use_pidfd = pidfd_ok;
+#endif
+  posix_sigchld *chld = NULL;
+  if (!use_pidfd) {
+    rc = posix_sigchld_get(loop, posix_loop_sigchld(loop));
+    if (rc) return cp__error_set(err, rc, 0, "sigaction", NULL);
+    chld = *posix_loop_sigchld(loop);
+  }
+
+  rc = search_path(req->file, req->path_env, req->cwd, &path, err);
+  if (rc) return rc;
+
+  for (int i = 0; i < 3; i++) {
+    switch (req->stdio[i].kind) {
+    case CP_STDIO_PIPE: {
+      int fds[2];
+      if (pipe2(fds, O_CLOEXEC) < 0) {
+        rc = cp__error_set(err, posix_error(errno), errno, "pipe", NULL);
+        goto fail;
+      }
+      int child_end = i == 0 ? fds[0] : fds[1], parent_end = i == 0 ? fds[1] : fds[0];
+      child_fds[i] = owned[i] = child_end;
+      parent_fds[i] = parent_end;
+      fcntl(parent_end, F_SETFL, fcntl(parent_end, F_GETFL) | O_NONBLOCK);
+      break;
+    }
+    case CP_STDIO_INHERIT:
+    case CP_STDIO_IGNORE:
+      if (req->stdio[i].kind == CP_STDIO_INHERIT && fd_is_open(i)) {
+        child_fds[i] = i;
+        break;
+      }
+      /* ignored, or inherited from a parent that has no such stream: the null device */
+      owned[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (owned[i] < 0) {
+        rc = cp__error_set(err, posix_error(errno), errno, "open", "/dev/null");
+        goto fail;
+      }
+      child_fds[i] = owned[i];
+      break;
+    case CP_STDIO_FD: /* checked open by shared code (cp__check_stdio) before any fd of ours existed */
+      child_fds[i] = req->stdio[i].fd;
+      break;
+    case CP_STDIO_CHANNEL: /* shared code turns it into channel_fd before it gets here */
+      rc = cp__error_set(err, CP_EINVAL, 0, "spawn", NULL);
+      goto fail;
+    }
+  }
+
+  if (req->channel_fd >= 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
+      rc = cp__error_set(err, posix_error(errno), errno, "socketpair", NULL);
+      goto fail;
+    }
+    fcntl(chan[0], F_SETFL, fcntl(chan[0], F_GETFL) | O_NONBLOCK);
+  }
+
+  if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    rc = cp__error_set(err, posix_error(errno), errno, "pipe", NULL);
+    goto fail;
+  }
+
+  if (req->kill_on_parent_exit && (req->new_group || req->detached)) {
+    rc = start_guardian(&guardian_fd);
+    if (rc) {
+      cp__error_set(err, rc, errno, "fork", NULL);
+      goto fail;
+    }
+  }
+
+  child_args a = {
+      .guardian_fd = guardian_fd,
+      .pdeath = req->kill_on_parent_exit,
+      .chanfd = chan[1],
+      .chan_target = req->channel_fd,
+      .path = path,
+      .argv = (char *const *)req->argv,
+      .envp = (char *const *)req->envp,
+      .cwd = req->cwd,
+      .fds = {child_fds[0], child_fds[1], child_fds[2]},
+      .errfd = errpipe[1],
+      .detached = req->detached,
+      .new_group = req->new_group,
+      .set_uid = req->set_uid,
+      .set_gid = req->set_gid,
+      .uid = (uid_t)req->uid,
+      .gid = (gid_t)req->gid,
+  };
+
+  bool use_fork = req->set_uid || req->set_gid || CP_SPAWN_ALWAYS_FORK;
+  if (!use_fork) {
+    stack = malloc(CHILD_STACK_SIZE);
+    if (!stack) {
+      rc = cp__error_set(err, CP_ENOMEM, ENOMEM, "spawn", NULL);
+      goto fail;
+    }
+  }
+
+  start_job job = {.a = &a, .use_fork = use_fork, .use_pidfd = use_pidfd, .stack = stack, .pidfd = -1};
+  if (req->kill_on_parent_exit)
+    run_on_spawner_thread(&job);
+  else
+    start_child(&job);
+  pid_t pid = job.pid;
+  int fork_errno = job.err;
+  pidfd = job.pidfd;
+  free(stack);
+  stack = NULL;
+
+  close(errpipe[1]);
+  errpipe[1] = -1;
+  if (pid < 0) {
+    rc = cp__error_set(err, posix_error(fork_errno), fork_errno, use_fork ? "fork" : "clone", NULL);
+    goto fail;
+  }
+
+  child_report report;
+  ssize_t n;
+  do {
+    n = read(errpipe[0], &report, sizeof report);
+  } while (n < 0 && errno == EINTR);
+  if (n != 0) {
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (n == (ssize_t)sizeof report)
+      rc = report_child_error(&report, path, req->cwd, err);
+    else
+      rc = cp__error_set(err, CP_EIO, n < 0 ? errno : 0, "spawn", path);
+    goto fail;
+  }
+  if (use_pidfd && pidfd < 0) {
+    /* Only the fork path can get here (pidfd_open failed): the child runs, but cannot be watched. */
+    int e = errno;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    rc = cp__error_set(err, posix_error(e), e, "pidfd_open", NULL);
+    goto fail;
+  }
+
+  p = calloc(1, sizeof *p);
+  if (!p) goto fail_started;
+  p->loop = loop;
+  p->pid = pid;
+  p->guardian_fd = -1;
+  p->group = req->new_group || req->detached;
+  p->cb = exit_cb;
+  p->data = data;
+  p->w.fd = pidfd;
+  p->w.cb = proc_on_pidfd;
+  p->w.slot = -1;
+  pidfd = -1;
+  if (use_pidfd) {
+    if (posix_watch(loop, &p->w, POLLIN)) goto fail_started;
+  } else {
+    p->chld.pid = pid;
+    p->chld.on_exit = proc_on_sigchld;
+    p->chld_owner = chld;
+    posix_sigchld_add(chld, &p->chld);
+  }
+  for (int i = 0; i < 3; i++) {
+    if (parent_fds[i] < 0) continue;
+    if (posix_stream_new(loop, parent_fds[i], &pipes[i])) goto fail_started;
+    parent_fds[i] = -1;
+  }
+  if (chan[0] >= 0) {
+    if (posix_stream_new(loop, chan[0], channel)) goto fail_started;
+    chan[0] = -1;
+    close(chan[1]);
+    chan[1] = -1;
+  }
+  for (int i = 0; i < 3; i++)
+    if (owned[i] >= 0) close(owned[i]);
+  close(errpipe[0]);
+  free(path);
+  p->guardian_fd = guardian_fd; /* released when the proc is freed */
+  *proc = p;
+  return 0;
+
+fail_started:
+  /* Out of memory after the child started: it must not be left running or as a zombie. */
+  kill(pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  if (p) p->reaped = true;
+  rc = cp__error_set(err, CP_ENOMEM, ENOMEM, "spawn", NULL);
+fail:
+  for (int i = 0; i < 3; i++) {
+    if (pipes[i]) os_stream_close(pipes[i]);
+    pipes[i] = NULL;
+    if (parent_fds[i] >= 0) close(parent_fds[i]);
+    if (owned[i] >= 0) close(owned[i]);
+  }
+  if (*channel) os_stream_close(*channel);
+  *channel = NULL;
+  if (chan[0] >= 0) close(chan[0]);
+  if (chan[1] >= 0) close(chan[1]);
+  if (p) os_proc_free(p);
+  if (pidfd >= 0) close(pidfd);
+  if (errpipe[0] >= 0) close(errpipe[0]);
+  if (errpipe[1] >= 0) close(errpipe[1]);
+  release_guardian(guardian_fd);
+  free(stack);
+  free(path);
+  return rc;
+}

@@ -1,0 +1,231 @@
+/* stream.c - the parent's end of a pipe: non-blocking reads and queued writes on the poller.
+ * Writes never raise SIGPIPE in the parent (the signal is blocked around write() and a SIGPIPE
+ * this write caused is consumed). */
+#include "posix.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct write_req {
+  const char *buf;
+  size_t len, done;
+  os_write_cb cb;
+  void *data;
+  int status; /* set once finished: 0 or an error */
+  struct write_req *next;
+} write_req;
+
+struct os_stream {
+  os_loop *loop;
+  posix_watcher w;
+  os_read_cb read_cb;
+  void *read_data;
+  bool reading;
+  bool closed; /* os_stream_close() ran inside one of our callbacks: free when it returns */
+  bool not_socket; /* send(MSG_NOSIGNAL) said ENOTSOCK: a pipe, written with write_nosigpipe() */
+  int in_cb;
+  write_req *wq_head, *wq_tail;
+};
+
+/* Runs after each callback: false when the callback closed the stream (then it is freed here once
+ * no callback of it is running any more) and the caller must not touch it again. */
+static bool stream_after_cb(os_stream *s) {
+  s->in_cb--;
+  if (!s->closed) return true;
+  if (s->in_cb == 0) free(s);
+  return false;
+}
+
+static void stream_update(os_stream *s) {
+  unsigned ev = 0;
+  if (s->reading) ev |= POLLIN;
+  if (s->wq_head) ev |= POLLOUT;
+  posix_watch(s->loop, &s->w, ev); /* MOD/DEL of a registered fd cannot fail but for ENOMEM */
+}
+
+/* One write() with SIGPIPE kept away from the process. */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len) {
+  sigset_t pipe_set, old, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE);
+  ssize_t n = write(fd, buf, len);
+  int saved = errno;
+  if (n < 0 && saved == EPIPE && !was_pending) {
+    static const struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = saved;
+  return n;
+}
+
+/* One write: send(MSG_NOSIGNAL) on a socket (the channel) costs one system call; a pipe needs the
+ * signal mask around write(). */
+static ssize_t stream_write1(os_stream *s, const void *buf, size_t len) {
+  if (!s->not_socket) {
+    ssize_t n = send(s->w.fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0 || errno != ENOTSOCK) return n;
+    s->not_socket = true;
+  }
+  return write_nosigpipe(s->w.fd, buf, len);
+}
+
+static void stream_do_write(os_stream *s) {
+  while (s->wq_head) {
+    write_req *r = s->wq_head;
+    while (!r->status && r->done < r->len) {
+      ssize_t n = stream_write1(s, r->buf + r->done, r->len - r->done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return; /* wait for POLLOUT */
+        r->status = posix_error(errno);
+        break;
+      }
+      r->done += (size_t)n;
+    }
+    s->wq_head = r->next;
+    if (!s->wq_head) {
+      s->wq_tail = NULL;
+      stream_update(s);
+    }
+    os_write_cb cb = r->cb;
+    void *data = r->data;
+    int status = r->status;
+    free(r);
+    if (cb) {
+      s->in_cb++;
+      cb(s, data, status);
+      if (!stream_after_cb(s)) return;
+    }
+  }
+}
+
+static void stream_do_read(os_stream *s) {
+  char *buf = posix_read_buffer(s->loop);
+  for (int i = 0; i < 16 && s->reading; i++) {
+    ssize_t n = read(s->w.fd, buf, POSIX_READ_BUF);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      s->reading = false;
+      stream_update(s);
+      s->in_cb++;
+      s->read_cb(s, s->read_data, NULL, 0, posix_error(errno));
+      stream_after_cb(s);
+      return;
+    }
+    if (n == 0) {
+      s->reading = false;
+      stream_update(s);
+      s->in_cb++;
+      s->read_cb(s, s->read_data, NULL, 0, 0);
+      stream_after_cb(s);
+      return;
+    }
+    s->in_cb++;
+    s->read_cb(s, s->read_data, buf, (size_t)n, 0); /* may stop reading or close s */
+    if (!stream_after_cb(s) || n < POSIX_READ_BUF) return;
+  }
+}
+
+static void stream_on_event(posix_watcher *w, unsigned revents) {
+  os_stream *s = (os_stream *)((char *)w - offsetof(os_stream, w));
+  s->in_cb++; /* keeps s allocated across the write and the read below */
+  if (s->wq_head && (revents & (POLLOUT | POLLERR | POLLHUP))) stream_do_write(s);
+  if (!s->closed && s->reading && (revents & (POLLIN | POLLHUP | POLLERR))) stream_do_read(s);
+  stream_after_cb(s);
+}
+
+int posix_stream_new(os_loop *loop, int fd, os_stream **out) {
+  os_stream *s = calloc(1, sizeof *s);
+  if (!s) return CP_ENOMEM;
+  s->loop = loop;
+  s->w.fd = fd;
+  s->w.cb = stream_on_event;
+  s->w.slot = -1;
+  *out = s;
+  return 0;
+}
+
+int os_stream_read_start(os_stream *s, os_read_cb cb, void *data) {
+  s->read_cb = cb;
+  s->read_data = data;
+  s->reading = true;
+  unsigned ev = POLLIN | (s->wq_head ? POLLOUT : 0);
+  int rc = posix_watch(s->loop, &s->w, ev);
+  if (rc) s->reading = false;
+  return rc;
+}
+
+void os_stream_read_stop(os_stream *s) {
+  s->reading = false;
+  stream_update(s);
+}
+
+int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, void *data) {
+  write_req *r = calloc(1, sizeof *r);
+  if (!r) return CP_ENOMEM;
+  r->buf = buf;
+  r->len = len;
+  r->cb = cb;
+  r->data = data;
+  if (!s->wq_head) {
+    /* Nothing queued: write now, and deliver the completion on the next turn without polling. */
+    while (r->done < r->len) {
+      ssize_t n = stream_write1(s, (const char *)buf + r->done, len - r->done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) r->status = posix_error(errno);
+        break;
+      }
+      r->done += (size_t)n;
+    }
+    if (r->status || r->done == r->len) {
+      s->wq_head = s->wq_tail = r;
+      posix_feed(s->loop, &s->w);
+      return 0;
+    }
+  }
+  unsigned ev = POLLOUT | (s->reading ? POLLIN : 0);
+  int rc = posix_watch(s->loop, &s->w, ev);
+  if (rc) {
+    free(r);
+    return rc;
+  }
+  if (s->wq_tail)
+    s->wq_tail->next = r;
+  else
+    s->wq_head = r;
+  s->wq_tail = r;
+  return 0;
+}
+
+void os_stream_close(os_stream *s) {
+  if (!s) return;
+  posix_unfeed(s->loop, &s->w);
+  posix_watch(s->loop, &s->w, 0);
+  while (s->wq_head) {
+    write_req *r = s->wq_head;
+    s->wq_head = r->next;
+    free(r);
+  }
+  close(s->w.fd);
+  s->w.fd = -1;
+  s->reading = false;
+  if (s->in_cb)
+    s->closed = true; /* freed by stream_after_cb() */
+  else
+    free(s);
+}
