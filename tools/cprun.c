@@ -1,0 +1,855 @@
+/* cprun.c - the cprun command: runs one program (or one shell command line) with childproc and
+ * reports how it ended, as its own exit status and, with --json, as one JSON record.
+ *
+ * The steps are kept apart: parse the command line into a cprun_config, build cp_options from it,
+ * run, then report and map the result to an exit status. The run is an async child on a cp_loop
+ * (cp_spawn, with options.shell for --shell), so that signals sent to cprun can be forwarded to the
+ * child (its tree with --tree) while cprun captures its output. The child is started with
+ * kill_on_parent_exit unless --detach: it never outlives cprun, even when cprun is SIGKILLed. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* sigaction, poll, fcntl */
+#endif
+#include <childproc.h>
+
+#include "json_writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#include <signal.h>
+#include <windows.h>
+#else
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+#endif
+
+/* Exit statuses of cprun itself, as coreutils' timeout(1) and env(1) use them. */
+enum {
+  EXIT_TIMED_OUT = 124,
+  EXIT_CPRUN_FAILED = 125, /* usage error, or the child could not be started for another reason */
+  EXIT_CANNOT_EXECUTE = 126,
+  EXIT_NOT_FOUND = 127,
+  EXIT_SIGNAL_BASE = 128
+};
+
+/* What the command line asks for. Strings point into argv. */
+typedef struct cprun_config {
+  const char *program;       /* -- PROGRAM [ARG...] */
+  const char *const *args;   /* the ARGs, NULL-terminated */
+  const char *shell_command; /* --shell COMMAND */
+  const char *cwd;           /* --cwd */
+  const char **env;          /* --env entries, NULL-terminated */
+  size_t env_count;
+  bool clear_env;         /* --clear-env */
+  int64_t timeout_ms;     /* --timeout; 0 = none */
+  int kill_signal;        /* --kill-signal; 0 = the library's default (SIGTERM) */
+  size_t max_buffer;      /* --max-buffer; 0 = the library's default (1 MiB) */
+  const char *input_path; /* --input; "-" = our stdin */
+  bool json;              /* --json */
+  int64_t kill_after_ms;  /* --kill-after; 0 = no escalation */
+  bool tree;              /* --tree: the child's whole tree is signalled and killed */
+  bool detach;            /* --detach: start, print the pid, leave it running */
+  char *input;            /* the bytes read from input_path */
+  size_t input_len;
+} cprun_config;
+
+#if defined(__GNUC__)
+#define CPRUN_PRINTF_LIKE __attribute__((format(printf, 1, 2)))
+#else
+#define CPRUN_PRINTF_LIKE
+#endif
+
+/* Reports a usage error: one line on stderr. */
+static void usage_error(const char *fmt, ...) CPRUN_PRINTF_LIKE;
+static void usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("cprun: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputs(" (see cprun --help)\n", stderr);
+  va_end(ap);
+}
+
+static const char help_text[] =
+    "Usage: cprun [OPTIONS] [--] PROGRAM [ARG...]\n"
+    "       cprun [OPTIONS] --shell 'COMMAND LINE'\n"
+    "\n"
+    "Runs PROGRAM with ARGs (no shell; PROGRAM is searched on PATH), or COMMAND LINE through the\n"
+    "platform's shell (/bin/sh -c on POSIX, cmd.exe /d /s /c on Windows), and exits as it did.\n"
+    "Options end at '--' or at the first argument that does not start with '-'.\n"
+    "\n"
+    "Options:\n"
+    "  --cwd DIR            run the child in DIR\n"
+    "  --env NAME=VALUE     add or override one environment variable (repeatable)\n"
+    "  --clear-env          start from an empty environment: the child gets only the --env entries\n"
+    "  --timeout SECONDS    kill the child after SECONDS (decimal, fractions allowed: 2.5; 0 = none)\n"
+    "  --kill-signal SIG    signal for the timeout and max-buffer kills: a name (TERM, SIGKILL) or\n"
+    "                       a number; default SIGTERM\n"
+    "  --max-buffer BYTES   with --json: keep at most BYTES of stdout and of stderr each, and kill\n"
+    "                       the child past it; a number with an optional K, M or G suffix (powers\n"
+    "                       of 1024), or 'unlimited'; default 1M\n"
+    "  --kill-after SECONDS after a --timeout, --max-buffer or forwarded-signal kill, send SIGKILL\n"
+    "                       if the child (its tree with --tree) is still alive SECONDS later\n"
+    "  --tree               run the child in its own process group (Windows: job object): the\n"
+    "                       timeout, --kill-after and forwarded signals reach all its descendants\n"
+    "  --detach             start the child in a new session, print its pid and exit 0 at once,\n"
+    "                       leaving it running (its stdio is the null device); not with --json,\n"
+    "                       --timeout or --input\n"
+    "  --input FILE         feed FILE to the child's stdin ('-' = cprun's own stdin, read fully)\n"
+    "                       instead of letting it inherit cprun's stdin\n"
+    "  --json               capture stdout and stderr and print one JSON record on stdout:\n"
+    "                       {\"pid\":N,\"status\":N|null,\"signal\":\"SIGTERM\"|null,\"timed_out\":BOOL,\n"
+    "                        \"error\":null|{\"code\":\"ENOENT\",\"syscall\":S,\"path\":S|null,\n"
+    "                        \"message\":S},\"stdout\":S,\"stderr\":S,\"stdout_truncated\":BOOL,\n"
+    "                        \"stderr_truncated\":BOOL}\n"
+    "  --help               show this help and exit\n"
+    "  --version            show the version and exit\n"
+    "Without --json the child's stdout and stderr are cprun's own (live output).\n"
+    "\n"
+    "Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to cprun are forwarded to the child (to its\n"
+    "tree with --tree), and cprun then exits as the child did (143 for a SIGTERM it died of); with\n"
+    "--tree, whatever the child left running in its tree is killed when the child ends. On\n"
+    "Windows, Ctrl-C, Ctrl-Break and closing the console terminate the child (its job with --tree).\n"
+    "The child never outlives cprun (unless --detach): if cprun is killed, even with SIGKILL, the\n"
+    "child (its tree with --tree) is killed too.\n"
+    "\n"
+    "Exit status:\n"
+    "  N      the child exited with status N\n"
+    "  128+N  the child was killed by signal N; also when its output passed --max-buffer\n"
+    "         (N = the --kill-signal)\n"
+    "  124    the child ran past --timeout and was killed\n"
+    "  125    usage error, or the child could not be started (bad --cwd, ...)\n"
+    "  126    PROGRAM was found but cannot be executed\n"
+    "  127    PROGRAM was not found\n";
+
+/* ---------------------------------------------------------------------------------------------
+ * Option values. Each parser accepts exactly its documented grammar: no sign, no spaces, no
+ * exponent, no trailing characters.
+ * ------------------------------------------------------------------------------------------ */
+
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* DIGITS[.DIGITS] or .DIGITS seconds, to milliseconds. A fraction of a millisecond rounds up, so a
+ * timeout never silently becomes 0 ("none"). */
+static bool parse_seconds(const char *s, int64_t *ms_out) {
+  const char *p = s;
+  int64_t secs = 0;
+  bool any_digit = false;
+  const int64_t max_secs = (INT64_MAX - 1000) / 1000; /* room for the fraction and its rounding */
+  for (; is_digit(*p); p++, any_digit = true) {
+    if (secs > (max_secs - (*p - '0')) / 10) return false;
+    secs = secs * 10 + (*p - '0');
+  }
+  int64_t ms = secs * 1000;
+  if (*p == '.') {
+    int64_t unit = 100; /* milliseconds per digit at this place */
+    bool below_ms = false;
+    if (!is_digit(p[1])) return false; /* "1." and "." are not numbers */
+    for (p++; is_digit(*p); p++, any_digit = true) {
+      if (unit)
+        ms += unit * (*p - '0');
+      else if (*p != '0')
+        below_ms = true;
+      unit /= 10;
+    }
+    if (below_ms) ms++;
+  }
+  if (!any_digit || *p) return false;
+  *ms_out = ms;
+  return true;
+}
+
+/* DIGITS[K|M|G] bytes (powers of 1024), or "unlimited"; at least 1. */
+static bool parse_size(const char *s, size_t *out) {
+  if (strcmp(s, "unlimited") == 0) {
+    *out = CP_MAX_BUFFER_UNLIMITED;
+    return true;
+  }
+  const char *p = s;
+  size_t v = 0;
+  if (!is_digit(*p)) return false;
+  for (; is_digit(*p); p++) {
+    size_t d = (size_t)(*p - '0');
+    if (v > (SIZE_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  size_t mult = 1;
+  if (*p == 'K' || *p == 'k')
+    mult = (size_t)1 << 10;
+  else if (*p == 'M' || *p == 'm')
+    mult = (size_t)1 << 20;
+  else if (*p == 'G' || *p == 'g')
+    mult = (size_t)1 << 30;
+  if (mult != 1) p++;
+  if (*p || v == 0 || v > (SIZE_MAX - 1) / mult) return false; /* SIZE_MAX itself means "unlimited" */
+  *out = v * mult;
+  return true;
+}
+
+/* NAME=VALUE with a non-empty NAME. */
+static bool valid_env_entry(const char *s) {
+  const char *eq = strchr(s, '=');
+  return eq && eq != s;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The command line
+ * ------------------------------------------------------------------------------------------ */
+
+enum opt_id {
+  OPT_CWD,
+  OPT_ENV,
+  OPT_CLEAR_ENV,
+  OPT_TIMEOUT,
+  OPT_KILL_SIGNAL,
+  OPT_MAX_BUFFER,
+  OPT_INPUT,
+  OPT_JSON,
+  OPT_KILL_AFTER,
+  OPT_TREE,
+  OPT_DETACH,
+  OPT_SHELL,
+  OPT_HELP,
+  OPT_VERSION
+};
+
+typedef struct opt_def {
+  const char *name;
+  enum opt_id id;
+  bool takes_value;
+} opt_def;
+
+static const opt_def opt_defs[] = {
+    {"cwd", OPT_CWD, true},
+    {"env", OPT_ENV, true},
+    {"clear-env", OPT_CLEAR_ENV, false},
+    {"timeout", OPT_TIMEOUT, true},
+    {"kill-signal", OPT_KILL_SIGNAL, true},
+    {"max-buffer", OPT_MAX_BUFFER, true},
+    {"input", OPT_INPUT, true},
+    {"json", OPT_JSON, false},
+    {"kill-after", OPT_KILL_AFTER, true},
+    {"tree", OPT_TREE, false},
+    {"detach", OPT_DETACH, false},
+    {"shell", OPT_SHELL, true},
+    {"help", OPT_HELP, false},
+    {"version", OPT_VERSION, false},
+};
+
+enum { PARSE_RUN = -1 }; /* parse_args: go on and run; any other value is the exit status */
+
+/* Applies one option with its value (NULL for a flag). Returns PARSE_RUN, or an exit status. */
+static int apply_option(cprun_config *cfg, const opt_def *d, const char *value) {
+  switch (d->id) {
+  case OPT_CWD:
+    if (!*value) {
+      usage_error("--cwd: the directory is empty");
+      return EXIT_CPRUN_FAILED;
+    }
+    cfg->cwd = value;
+    break;
+  case OPT_ENV:
+    if (!valid_env_entry(value)) {
+      usage_error("--env: '%s' is not NAME=VALUE with a non-empty NAME", value);
+      return EXIT_CPRUN_FAILED;
+    }
+    cfg->env[cfg->env_count++] = value;
+    cfg->env[cfg->env_count] = NULL;
+    break;
+  case OPT_CLEAR_ENV:
+    cfg->clear_env = true;
+    break;
+  case OPT_TIMEOUT:
+    if (!parse_seconds(value, &cfg->timeout_ms)) {
+      usage_error("--timeout: '%s' is not a number of seconds (like 10 or 2.5)", value);
+      return EXIT_CPRUN_FAILED;
+    }
+    break;
+  case OPT_KILL_SIGNAL: {
+    int sig = cp_signal_from_name(value);
+    if (sig <= 0) {
+      usage_error("--kill-signal: '%s' is not a signal name or number of this platform", value);
+      return EXIT_CPRUN_FAILED;
+    }
+    cfg->kill_signal = sig;
+    break;
+  }
+  case OPT_MAX_BUFFER:
+    if (!parse_size(value, &cfg->max_buffer)) {
+      usage_error("--max-buffer: '%s' is not a positive number of bytes (like 65536, 64K, 1M) or "
+                  "'unlimited'",
+                  value);
+      return EXIT_CPRUN_FAILED;
+    }
+    break;
+  case OPT_INPUT:
+    if (!*value) {
+      usage_error("--input: the file name is empty (use - for stdin)");
+      return EXIT_CPRUN_FAILED;
+    }
+    cfg->input_path = value;
+    break;
+  case OPT_JSON:
+    cfg->json = true;
+    break;
+  case OPT_KILL_AFTER:
+    if (!parse_seconds(value, &cfg->kill_after_ms)) {
+      usage_error("--kill-after: '%s' is not a number of seconds (like 5 or 0.5)", value);
+      return EXIT_CPRUN_FAILED;
+    }
+    break;
+  case OPT_TREE:
+    cfg->tree = true;
+    break;
+  case OPT_DETACH:
+    cfg->detach = true;
+    break;
+  case OPT_SHELL:
+    cfg->shell_command = value;
+    break;
+  case OPT_HELP:
+    fputs(help_text, stdout);
+    return fflush(stdout) == 0 ? 0 : EXIT_CPRUN_FAILED;
+  case OPT_VERSION:
+    printf("cprun %s (childproc %s)\n", CHILDPROC_VERSION_STRING, cp_version());
+    return fflush(stdout) == 0 ? 0 : EXIT_CPRUN_FAILED;
+  }
+  return PARSE_RUN;
+}
+
+/* Fills cfg from argv. Options may be written "--name value" or "--name=value"; a repeated option
+ * overrides the earlier one (except --env, which adds). Returns PARSE_RUN or an exit status. */
+static int parse_args(cprun_config *cfg, int argc, char **argv) {
+  cfg->env = calloc((size_t)argc + 1, sizeof *cfg->env);
+  if (!cfg->env) {
+    fputs("cprun: out of memory\n", stderr);
+    return EXIT_CPRUN_FAILED;
+  }
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      if (i + 1 >= argc) {
+        usage_error("'--' must be followed by the PROGRAM to run");
+        return EXIT_CPRUN_FAILED;
+      }
+      i++;
+      break;
+    }
+    if (strcmp(a, "-h") == 0) a = "--help";
+    if (a[0] != '-' || a[1] == '\0') break; /* the PROGRAM */
+    if (a[1] != '-') {
+      usage_error("unknown option '%s'", a);
+      return EXIT_CPRUN_FAILED;
+    }
+    const char *name = a + 2, *eq = strchr(name, '=');
+    size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
+    const opt_def *d = NULL;
+    for (size_t k = 0; k < sizeof opt_defs / sizeof opt_defs[0]; k++)
+      if (strlen(opt_defs[k].name) == name_len && strncmp(opt_defs[k].name, name, name_len) == 0)
+        d = &opt_defs[k];
+    if (!d) {
+      usage_error("unknown option '--%.*s'", (int)name_len, name);
+      return EXIT_CPRUN_FAILED;
+    }
+    const char *value = NULL;
+    if (d->takes_value) {
+      if (eq) {
+        value = eq + 1;
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        usage_error("option --%s needs a value", d->name);
+        return EXIT_CPRUN_FAILED;
+      }
+    } else if (eq) {
+      usage_error("option --%s takes no value", d->name);
+      return EXIT_CPRUN_FAILED;
+    }
+    int st = apply_option(cfg, d, value);
+    if (st != PARSE_RUN) return st;
+  }
+  if (i < argc) {
+    cfg->program = argv[i];
+    cfg->args = (const char *const *)(argv + i + 1); /* argv[argc] is NULL */
+  }
+  if (cfg->program && cfg->shell_command) {
+    usage_error("--shell COMMAND and a PROGRAM cannot be given together");
+    return EXIT_CPRUN_FAILED;
+  }
+  if (!cfg->program && !cfg->shell_command) {
+    usage_error("nothing to run: give -- PROGRAM [ARG...] or --shell COMMAND");
+    return EXIT_CPRUN_FAILED;
+  }
+  if (cfg->detach && (cfg->json || cfg->timeout_ms || cfg->input_path || cfg->kill_after_ms)) {
+    usage_error("--detach leaves the child running: it cannot be combined with --json, --timeout, "
+                "--kill-after or --input");
+    return EXIT_CPRUN_FAILED;
+  }
+  return PARSE_RUN;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * --input
+ * ------------------------------------------------------------------------------------------ */
+
+static FILE *open_input(const char *path) {
+#ifdef _WIN32
+  /* fopen() takes the ANSI code page; our strings are UTF-8. */
+  int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
+  if (n <= 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  wchar_t *w = malloc((size_t)n * sizeof *w);
+  if (!w) return NULL;
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, w, n);
+  FILE *f = _wfopen(w, L"rb");
+  free(w);
+  return f;
+#else
+  return fopen(path, "rb");
+#endif
+}
+
+/* Reads all of --input into cfg->input. Returns 0, or EXIT_CPRUN_FAILED after a message. */
+static int read_input(cprun_config *cfg) {
+  bool from_stdin = strcmp(cfg->input_path, "-") == 0;
+  FILE *f = from_stdin ? stdin : open_input(cfg->input_path);
+  if (!f) {
+    fprintf(stderr, "cprun: --input %s: %s\n", cfg->input_path, strerror(errno));
+    return EXIT_CPRUN_FAILED;
+  }
+  size_t cap = 64 * 1024, len = 0;
+  char *buf = malloc(cap);
+  int st = 0;
+  while (buf) {
+    if (len == cap) {
+      char *bigger = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+      if (!bigger) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = bigger;
+      cap *= 2;
+    }
+    size_t n = fread(buf + len, 1, cap - len, f);
+    len += n;
+    if (n == 0) break;
+  }
+  if (!buf) {
+    fprintf(stderr, "cprun: --input %s: out of memory\n", cfg->input_path);
+    st = EXIT_CPRUN_FAILED;
+  } else if (ferror(f)) {
+    fprintf(stderr, "cprun: --input %s: %s\n", cfg->input_path, strerror(errno));
+    free(buf);
+    st = EXIT_CPRUN_FAILED;
+  } else {
+    cfg->input = buf;
+    cfg->input_len = len;
+  }
+  if (!from_stdin) fclose(f);
+  return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Running and reporting
+ * ------------------------------------------------------------------------------------------ */
+
+static cp_options options_for(const cprun_config *cfg) {
+  cp_options o = {0};
+  o.cwd = cfg->cwd;
+  if (cfg->clear_env) {
+    o.env_mode = CP_ENV_REPLACE;
+    o.env = cfg->env;
+  } else if (cfg->env_count) {
+    o.env_mode = CP_ENV_EXTEND;
+    o.env = cfg->env;
+  }
+  o.timeout_ms = cfg->timeout_ms;
+  o.kill_signal = cfg->kill_signal;
+  o.kill_after_ms = cfg->kill_after_ms;
+  o.kill_tree = cfg->tree;
+  o.stdio[0].kind = cfg->input_path ? CP_STDIO_PIPE : CP_STDIO_INHERIT;
+  o.stdio[1].kind = cfg->json ? CP_STDIO_PIPE : CP_STDIO_INHERIT;
+  o.stdio[2].kind = cfg->json ? CP_STDIO_PIPE : CP_STDIO_INHERIT;
+  if (cfg->detach) {
+    o.detached = true;
+    for (int i = 0; i < 3; i++) o.stdio[i].kind = CP_STDIO_IGNORE;
+  } else {
+    o.kill_on_parent_exit = true;
+  }
+  if (cfg->shell_command) o.shell = CP_SHELL_DEFAULT;
+  return o;
+}
+
+/* ---- signals sent to cprun: noted by the handler, forwarded by the loop ---- */
+
+static volatile sig_atomic_t pending_signal;
+
+#ifdef _WIN32
+static BOOL WINAPI on_console_event(DWORD event) {
+  (void)event; /* Ctrl-C, Ctrl-Break, close, logoff, shutdown: all end the child */
+  pending_signal = CP_SIGTERM;
+  return TRUE;
+}
+
+static void catch_signals(void) { SetConsoleCtrlHandler(on_console_event, TRUE); }
+#else
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig) {
+  int saved = errno;
+  pending_signal = sig;
+  ssize_t n = write(signal_pipe[1], "s", 1); /* wakes the poll() below */
+  (void)n;
+  errno = saved;
+}
+
+static void catch_signals(void) {
+  if (pipe(signal_pipe) == 0) {
+    for (int i = 0; i < 2; i++) {
+      fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC);
+      fcntl(signal_pipe[i], F_SETFL, O_NONBLOCK);
+    }
+  }
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+}
+#endif
+
+/* ---- the run ---- */
+
+typedef struct run_state {
+  const cprun_config *cfg;
+  cp_child *child;
+  cp_result *res;
+  char *buf[2];
+  size_t len[2], cap[2];
+  size_t max;
+  bool limit_hit, closed, started, start_failed;
+} run_state;
+
+static void capture(run_state *st, int i, const char *data, size_t n) {
+  if (!n || (i == 0 ? st->res->out_truncated : st->res->err_truncated)) return;
+  size_t room = st->max - st->len[i], keep = n < room ? n : room;
+  if (keep && st->len[i] + keep + 1 > st->cap[i]) {
+    size_t cap = st->cap[i] ? st->cap[i] : 4096;
+    while (cap < st->len[i] + keep + 1) cap *= 2;
+    char *p = realloc(st->buf[i], cap);
+    if (!p) {
+      keep = 0;
+      n = room + 1; /* treat as past the limit: stop keeping, kill */
+    } else {
+      st->buf[i] = p;
+      st->cap[i] = cap;
+    }
+  }
+  if (keep) {
+    memcpy(st->buf[i] + st->len[i], data, keep);
+    st->len[i] += keep;
+  }
+  if (n > room) {
+    if (i == 0)
+      st->res->out_truncated = true;
+    else
+      st->res->err_truncated = true;
+    if (!st->limit_hit) {
+      st->limit_hit = true;
+      cp_child_terminate(st->child, st->cfg->kill_signal ? st->cfg->kill_signal : CP_SIGTERM,
+                         (uint64_t)st->cfg->kill_after_ms);
+      cp_child_end(st->child);
+    }
+  }
+}
+
+static void on_out(cp_child *c, const char *d, size_t n, void *ud) {
+  (void)c;
+  capture(ud, 0, d, n);
+}
+
+static void on_err(cp_child *c, const char *d, size_t n, void *ud) {
+  (void)c;
+  capture(ud, 1, d, n);
+}
+
+static void on_spawn(cp_child *c, void *ud) {
+  (void)c;
+  ((run_state *)ud)->started = true;
+}
+
+static void on_error(cp_child *c, const cp_error *e, void *ud) {
+  run_state *st = ud;
+  if (cp_child_pid(c) != 0 || st->res->error.code)
+    return; /* a read error after the start: the output shows it */
+  st->start_failed = true;
+  cp_error *dst = &st->res->error;
+  dst->code = e->code;
+  dst->os_error = e->os_error;
+  dst->syscall = e->syscall;
+  if (e->path) {
+    size_t n = strlen(e->path) + 1;
+    dst->path = malloc(n);
+    if (dst->path) memcpy(dst->path, e->path, n);
+  }
+  memcpy(dst->message, e->message, sizeof dst->message);
+}
+
+/* With --tree, nothing of the tree outlives the child: what it left running is killed, which also
+ * ends their hold on the child's stdout/stderr so 'close' can come. */
+static void on_exit_ev(cp_child *c, int64_t status, int sig, void *ud) {
+  run_state *st = ud;
+  (void)status, (void)sig;
+  if (st->cfg->tree) cp_child_kill_tree(c, CP_SIGKILL); /* CP_ESRCH: nothing was left */
+}
+
+static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
+  run_state *st = ud;
+  st->closed = true;
+  st->res->status = status;
+  st->res->signal = sig;
+  st->res->timed_out = cp_child_timed_out(c);
+}
+
+static void forward_signal(run_state *st, int sig) {
+  if (!st->child || st->closed) return;
+  if (st->cfg->kill_after_ms)
+    cp_child_terminate(st->child, sig, (uint64_t)st->cfg->kill_after_ms);
+  else if (st->cfg->tree)
+    cp_child_kill_tree(st->child, sig);
+  else
+    cp_child_kill(st->child, sig);
+}
+
+static void on_tick(cp_timer *t, void *ud) { (void)t, (void)ud; /* only wakes the loop */ }
+
+/* Runs the loop until the child closed (or, for --detach, until it started or failed to),
+ * forwarding the signals cprun receives meanwhile. */
+static void drive(cp_loop *loop, run_state *st) {
+#ifndef _WIN32
+  cp_os_handle fd = cp_loop_fd(loop);
+#endif
+  cp_timer *tick = NULL; /* a safety net where the loop has no descriptor to poll beside ours */
+  while (!st->closed && !(st->cfg->detach && (st->started || st->start_failed))) {
+    if (pending_signal) {
+      int sig = pending_signal;
+      pending_signal = 0;
+      forward_signal(st, sig);
+    }
+#ifndef _WIN32
+    if (fd != CP_INVALID_HANDLE && signal_pipe[0] >= 0) {
+      struct pollfd p[2] = {{fd, POLLIN, 0}, {signal_pipe[0], POLLIN, 0}};
+      poll(p, 2, cp_loop_timeout(loop)); /* EINTR from a signal is fine: the loop goes round */
+      char drain[16];
+      while (read(signal_pipe[0], drain, sizeof drain) > 0) {
+      }
+      cp_loop_run(loop, CP_RUN_NOWAIT);
+      continue;
+    }
+#endif
+    if (!tick && cp_timer_new(loop, &tick) == 0) cp_timer_start(tick, 100, 100, on_tick, NULL);
+    cp_loop_run(loop, CP_RUN_ONCE);
+  }
+  cp_timer_free(tick);
+}
+
+/* Starts the child and runs it to its end; fills *res as cp_spawn_sync would. */
+static void run_child(const cprun_config *cfg, cp_result *res) {
+  memset(res, 0, sizeof *res);
+  res->status = -1;
+  run_state st = {.cfg = cfg, .res = res};
+  st.max = cfg->max_buffer ? cfg->max_buffer : CP_MAX_BUFFER_DEFAULT;
+  cp_options o = options_for(cfg);
+  cp_loop *loop = NULL;
+  int rc = cp_loop_new(&loop);
+  cp_child_events ev = {.on_spawn = on_spawn,
+                        .on_error = on_error,
+                        .on_stdout = on_out,
+                        .on_stderr = on_err,
+                        .on_exit = on_exit_ev,
+                        .on_close = on_close};
+  if (rc == 0) {
+    catch_signals();
+    if (cfg->shell_command)
+      rc = cp_spawn(loop, cfg->shell_command, NULL, &o, &ev, &st, &st.child);
+    else
+      rc = cp_spawn(loop, cfg->program, cfg->args, &o, &ev, &st, &st.child);
+  }
+  if (rc) {
+    res->error.code = rc;
+    res->error.syscall = "spawn";
+    snprintf(res->error.message, sizeof res->error.message, "spawn %s: %s", cp_err_name(rc), cp_strerror(rc));
+  } else {
+    if (cfg->input_path) {
+      cp_child_write(st.child, cfg->input ? cfg->input : "", cfg->input_len, NULL, NULL);
+      cp_child_end(st.child);
+    }
+    drive(loop, &st);
+    res->pid = cp_child_pid(st.child);
+    cp_child_free(st.child);
+  }
+  if (!cfg->detach) cp_loop_free(loop); /* a detached child is left to run: so is its loop */
+  for (int i = 0; i < 2; i++) {
+    cp_buffer *b = i == 0 ? &res->out : &res->err;
+    b->data = st.buf[i] ? st.buf[i] : calloc(1, 1);
+    b->len = st.len[i];
+    if (b->data) b->data[b->len] = '\0';
+  }
+  if (res->error.code) return;
+  if (res->timed_out) {
+    res->error.code = CP_ETIMEDOUT;
+    res->error.syscall = "spawnSync";
+    snprintf(res->error.message, sizeof res->error.message, "spawnSync ETIMEDOUT: timed out after %lld ms",
+             (long long)cfg->timeout_ms);
+  } else if (res->out_truncated || res->err_truncated) {
+    res->error.code = CP_ENOBUFS;
+    res->error.syscall = "spawnSync";
+    snprintf(res->error.message, sizeof res->error.message, "spawnSync ENOBUFS: %s maxBuffer length exceeded",
+             res->out_truncated ? "stdout" : "stderr");
+  }
+}
+
+/* The exit status that tells how the run ended (see help_text). The limits cprun enforces decide
+ * alone, whatever the race between their kill and the child's own end: a timeout is 124, output
+ * past --max-buffer is 128 + the kill signal (the JSON record says what really happened). Then a
+ * child that ran reports its own end; one that never ran is 127 / 126 / 125 by why. */
+static int exit_status_for(const cprun_config *cfg, const cp_result *res) {
+  if (res->timed_out) return EXIT_TIMED_OUT;
+  if (res->out_truncated || res->err_truncated)
+    return EXIT_SIGNAL_BASE + (cfg->kill_signal ? cfg->kill_signal : CP_SIGTERM);
+  if (res->signal > 0) return EXIT_SIGNAL_BASE + res->signal;
+  if (res->status >= 0) {
+#ifdef _WIN32
+    return (int)(uint32_t)res->status; /* the whole 32-bit exit code */
+#else
+    return (int)res->status;
+#endif
+  }
+  const cp_error *e = &res->error;
+  if (e->syscall && strcmp(e->syscall, "chdir") == 0) return EXIT_CPRUN_FAILED; /* --cwd, not PROGRAM */
+  if (e->code == CP_ENOENT || e->code == CP_ENOTDIR) return EXIT_NOT_FOUND;
+  if (e->code == CP_EACCES || e->code == CP_ENOEXEC) return EXIT_CANNOT_EXECUTE;
+  return EXIT_CPRUN_FAILED;
+}
+
+static void write_json_bool(FILE *f, const char *key, bool v) {
+  fprintf(f, ",\"%s\":%s", key, v ? "true" : "false");
+}
+
+/* The --json record: one object on one line. */
+static int write_json_record(FILE *f, const cp_result *res) {
+  fprintf(f, "{\"pid\":%" PRId64, res->pid);
+  if (res->status >= 0)
+    fprintf(f, ",\"status\":%" PRId64, res->status);
+  else
+    fputs(",\"status\":null", f);
+  fputs(",\"signal\":", f);
+  if (res->signal > 0) {
+    const char *name = cp_signal_name(res->signal);
+    char num[16];
+    if (!name) {
+      snprintf(num, sizeof num, "%d", res->signal); /* a signal this platform has no name for */
+      name = num;
+    }
+    json_write_cstring_or_null(f, name);
+  } else {
+    fputs("null", f);
+  }
+  write_json_bool(f, "timed_out", res->timed_out);
+  fputs(",\"error\":", f);
+  if (res->error.code != CP_OK) {
+    fputs("{\"code\":", f);
+    json_write_cstring_or_null(f, cp_err_name(res->error.code));
+    fputs(",\"syscall\":", f);
+    json_write_cstring_or_null(f, res->error.syscall);
+    fputs(",\"path\":", f);
+    json_write_cstring_or_null(f, res->error.path);
+    fputs(",\"message\":", f);
+    json_write_cstring_or_null(f, res->error.message);
+    fputs("}", f);
+  } else {
+    fputs("null", f);
+  }
+  fputs(",\"stdout\":", f);
+  json_write_string(f, res->out.data, res->out.len);
+  fputs(",\"stderr\":", f);
+  json_write_string(f, res->err.data, res->err.len);
+  write_json_bool(f, "stdout_truncated", res->out_truncated);
+  write_json_bool(f, "stderr_truncated", res->err_truncated);
+  fputs("}\n", f);
+  return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+}
+
+static int cprun_main(int argc, char **argv) {
+  cprun_config cfg = {0};
+  int st = parse_args(&cfg, argc, argv);
+  if (st != PARSE_RUN) goto done; /* a usage error, --help or --version */
+  if (cfg.input_path && (st = read_input(&cfg)) != 0) goto done;
+  cp_result res;
+  run_child(&cfg, &res);
+  st = exit_status_for(&cfg, &res);
+  if (cfg.detach && res.error.code == CP_OK) {
+    printf("%" PRId64 "\n", res.pid);
+    st = fflush(stdout) == 0 ? 0 : EXIT_CPRUN_FAILED;
+    /* The child is left running on purpose, and with it the loop that started it: leave without
+     * tearing them down (and without a leak checker's complaint about them). */
+    _Exit(st);
+  }
+  if (cfg.json) {
+    if (write_json_record(stdout, &res) != 0) {
+      fprintf(stderr, "cprun: writing the JSON record: %s\n", strerror(errno));
+      st = EXIT_CPRUN_FAILED;
+    }
+  } else if (res.error.code != CP_OK && !res.timed_out) {
+    fprintf(stderr, "cprun: %s\n", res.error.message);
+  }
+  cp_result_free(&res);
+done:
+  free(cfg.env);
+  free(cfg.input);
+  return st;
+}
+
+#ifdef _WIN32
+/* Windows: take the UTF-16 command line, so arguments outside the ANSI code page survive, and
+ * hand the rest of the program UTF-8 as everywhere else. stdin and stdout carry bytes. */
+int wmain(int argc, wchar_t **wargv); /* the entry point with -municode (no header declares it) */
+int wmain(int argc, wchar_t **wargv) {
+  _setmode(_fileno(stdout), _O_BINARY);
+  _setmode(_fileno(stdin), _O_BINARY);
+  char **argv = calloc((size_t)argc + 1, sizeof *argv);
+  if (!argv) return EXIT_CPRUN_FAILED;
+  int st = EXIT_CPRUN_FAILED;
+  for (int i = 0; i < argc; i++) {
+    int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
+    if (n <= 0 || !(argv[i] = malloc((size_t)n))) {
+      fputs("cprun: cannot convert the command line to UTF-8\n", stderr);
+      goto out;
+    }
+    WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, argv[i], n, NULL, NULL);
+  }
+  st = cprun_main(argc, argv);
+out:
+  for (int i = 0; i < argc; i++) free(argv[i]);
+  free(argv);
+  return st;
+}
+#else
+int main(int argc, char **argv) { return cprun_main(argc, argv); }
+#endif
