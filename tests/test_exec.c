@@ -1,0 +1,288 @@
+/* test_exec.c - cp_exec_sync() (through the shell: pipes, redirections, variables), cp_exec_file_sync()
+ * (no shell, so metacharacters are plain bytes), CP_ECHILDFAILED with the output kept, and
+ * options.shell for the spawn form. */
+#include "cptest.h"
+
+#include <ctype.h>
+
+static char *tmpdir;
+
+static int setup(void **state) {
+  (void)state;
+  tmpdir = cptest_mkdtemp();
+  return tmpdir ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  cptest_rmtree(tmpdir);
+  free(tmpdir);
+  return 0;
+}
+
+/* The buffer without trailing whitespace (cmd.exe ends lines in "\r\n", echo may add a space). */
+static bool trimmed_eq(const cp_buffer *b, const char *s) {
+  size_t n = b->len;
+  while (n > 0 && isspace((unsigned char)b->data[n - 1])) n--;
+  if (n == strlen(s) && memcmp(b->data, s, n) == 0) return true;
+  print_message("\"%.*s\" != \"%s\"\n", (int)b->len, b->data, s);
+  return false;
+}
+
+/* A command line running the helper with `rest` after it: "<helper>" rest. */
+static char *helper_cmd(const char *fmt, ...) {
+  char rest[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(rest, sizeof rest, fmt, ap);
+  va_end(ap);
+  size_t n = strlen(cptest_helper()) + strlen(rest) + 4;
+  char *cmd = malloc(n);
+  assert_non_null(cmd);
+  snprintf(cmd, n, "\"%s\" %s", cptest_helper(), rest);
+  return cmd;
+}
+
+static void exec_pipe_between_two_commands(void **state) {
+  (void)state;
+  char *cmd = helper_cmd("out 1000 | \"%s\" cat", cptest_helper());
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync(cmd, NULL, &r), &r, CP_OK);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.out.len, 1000);
+  assert_true(cptest_is_pattern(r.out.data, r.out.len));
+  cp_result_free(&r);
+  free(cmd);
+}
+
+static void exec_redirection_to_a_file(void **state) {
+  (void)state;
+  char *file = cptest_join(tmpdir, "redirected.txt");
+  char *cmd = helper_cmd("out 100 > \"%s\"", file);
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync(cmd, NULL, &r), &r, CP_OK);
+  assert_int_equal(r.out.len, 0);
+  size_t len;
+  char *data = cptest_read_file(file, &len);
+  assert_non_null(data);
+  assert_int_equal(len, 100);
+  assert_true(cptest_is_pattern(data, len));
+  free(data);
+  cp_result_free(&r);
+  free(cmd);
+  free(file);
+}
+
+static void exec_stderr_redirected_to_stdout(void **state) {
+  (void)state;
+  char *cmd = helper_cmd("err 50 2>&1");
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync(cmd, NULL, &r), &r, CP_OK);
+  assert_int_equal(r.out.len, 50);
+  assert_true(cptest_is_pattern(r.out.data, r.out.len));
+  assert_int_equal(r.err.len, 0);
+  cp_result_free(&r);
+  free(cmd);
+}
+
+static void exec_shell_builtin(void **state) {
+  (void)state;
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync("echo hello", NULL, &r), &r, CP_OK);
+  assert_int_equal(r.status, 0);
+  assert_true(trimmed_eq(&r.out, "hello"));
+  cp_result_free(&r);
+}
+
+static void exec_shell_expands_variables(void **state) {
+  (void)state;
+  const char *env[] = {"CPTEST_SHELLVAR=expanded", NULL};
+  cp_options o = {.env_mode = CP_ENV_EXTEND, .env = env};
+  cp_result r;
+#ifdef _WIN32
+  const char *cmd = "echo %CPTEST_SHELLVAR%";
+#else
+  const char *cmd = "echo $CPTEST_SHELLVAR";
+#endif
+  cptest_assert_rc(cp_exec_sync(cmd, &o, &r), &r, CP_OK);
+  assert_true(trimmed_eq(&r.out, "expanded"));
+  cp_result_free(&r);
+}
+
+static void exec_exit_zero_is_ok(void **state) {
+  (void)state;
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync("exit 0", NULL, &r), &r, CP_OK);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.error.code, CP_OK);
+  cp_result_free(&r);
+}
+
+static void exec_nonzero_exit_fails_with_output_kept(void **state) {
+  (void)state;
+#ifdef _WIN32
+  const char *cmd = "echo out& echo err 1>&2& exit 3";
+#else
+  const char *cmd = "echo out; echo err >&2; exit 3";
+#endif
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync(cmd, NULL, &r), &r, CP_ECHILDFAILED);
+  assert_int_equal(r.error.code, CP_ECHILDFAILED);
+  assert_int_equal(r.status, 3);
+  assert_true(trimmed_eq(&r.out, "out"));
+  assert_true(trimmed_eq(&r.err, "err"));
+  assert_non_null(strstr(r.error.message, "Command failed"));
+  cp_result_free(&r);
+}
+
+static void exec_unicode_command(void **state) {
+  (void)state;
+  char *cmd = helper_cmd("argv \"\xc3\xbc\xe6\x97\xa5\xe6\x9c\xac\"");
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync(cmd, NULL, &r), &r, CP_OK);
+  const char *args[] = {"argv", "\xc3\xbc\xe6\x97\xa5\xe6\x9c\xac", NULL};
+  char *expect = cptest_hex_lines(args);
+  assert_true(cptest_buf_eq(&r.out, expect));
+  free(expect);
+  cp_result_free(&r);
+  free(cmd);
+}
+
+static void exec_with_an_explicit_shell_path(void **state) {
+  (void)state;
+#ifdef _WIN32
+  const char *shell = getenv("ComSpec");
+  if (!shell) shell = "cmd.exe";
+#else
+  const char *shell = "/bin/sh";
+#endif
+  cp_options o = {.shell = shell};
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync("echo via-explicit-shell", &o, &r), &r, CP_OK);
+  assert_true(trimmed_eq(&r.out, "via-explicit-shell"));
+  cp_result_free(&r);
+}
+
+/* Node runs any shell other than cmd.exe as `shell -c command`; the helper as shell prints what it got. */
+static void exec_custom_shell_gets_dash_c_and_the_command(void **state) {
+  (void)state;
+  cp_options o = {.shell = cptest_helper()};
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync("some command | with > metacharacters", &o, &r), &r, CP_OK);
+  assert_true(cptest_buf_eq(&r.out, "some command | with > metacharacters"));
+  cp_result_free(&r);
+}
+
+static void exec_file_success(void **state) {
+  (void)state;
+  const char *args[] = {"both", "300", NULL};
+  cp_result r;
+  cptest_assert_rc(cp_exec_file_sync(cptest_helper(), args, NULL, &r), &r, CP_OK);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.out.len, 300);
+  assert_int_equal(r.err.len, 300);
+  cp_result_free(&r);
+}
+
+static void exec_file_nonzero_exit_fails_with_output_kept(void **state) {
+  (void)state;
+  const char *args[] = {"err", "20", NULL};
+  cp_result r;
+  cptest_assert_rc(cp_exec_file_sync(cptest_helper(), args, NULL, &r), &r, CP_OK);
+  cp_result_free(&r);
+  const char *args2[] = {"exit", "9", NULL};
+  cptest_assert_rc(cp_exec_file_sync(cptest_helper(), args2, NULL, &r), &r, CP_ECHILDFAILED);
+  assert_int_equal(r.status, 9);
+  assert_int_equal(r.error.code, CP_ECHILDFAILED);
+  assert_non_null(strstr(r.error.message, "Command failed"));
+  cp_result_free(&r);
+}
+
+static void exec_file_killed_by_a_signal_fails(void **state) {
+  (void)state;
+#ifdef _WIN32
+  CPTEST_SKIP("POSIX only: no signals on Windows (timeouts and kills are in test_timeout_kill)");
+#else
+  const char *args[] = {"signal", "TERM", NULL};
+  cp_result r;
+  cptest_assert_rc(cp_exec_file_sync(cptest_helper(), args, NULL, &r), &r, CP_ECHILDFAILED);
+  assert_int_equal(r.status, -1);
+  assert_int_equal(r.signal, CP_SIGTERM);
+  cp_result_free(&r);
+#endif
+}
+
+static void exec_file_is_immune_to_shell_metacharacters(void **state) {
+  (void)state;
+  const char *args[] = {"argv",
+                        "; echo INJECTED",
+                        "$(echo INJECTED)",
+                        "`echo INJECTED`",
+                        "| echo INJECTED",
+                        "& echo INJECTED",
+                        "&& echo INJECTED",
+                        "> cptest-should-not-exist",
+                        "%PATH%",
+                        "$PATH",
+                        "\" & echo INJECTED & \"",
+                        "^& echo INJECTED",
+                        "\\\" & echo INJECTED",
+                        NULL};
+  cp_result r;
+  cptest_assert_rc(cp_exec_file_sync(cptest_helper(), args, NULL, &r), &r, CP_OK);
+  char *expect = cptest_hex_lines(args);
+  assert_true(cptest_buf_eq(&r.out, expect));
+  assert_null(strstr(r.out.data, "INJECTED"));
+  free(expect);
+  cp_result_free(&r);
+}
+
+/* With options.shell, file and args are joined with spaces and no quoting, as in Node. */
+static void spawn_with_default_shell_joins_file_and_args(void **state) {
+  (void)state;
+  const char *args[] = {"a", "b", NULL};
+  cp_options o = {.shell = CP_SHELL_DEFAULT};
+  cp_result r;
+  cptest_assert_rc(cp_spawn_sync("echo", args, &o, &r), &r, CP_OK);
+  assert_int_equal(r.status, 0);
+  assert_true(trimmed_eq(&r.out, "a b"));
+  cp_result_free(&r);
+}
+
+static void spawn_with_shell_interprets_metacharacters(void **state) {
+  (void)state;
+  size_t n = strlen(cptest_helper()) + 3;
+  char *quoted = malloc(n);
+  assert_non_null(quoted);
+  snprintf(quoted, n, "\"%s\"", cptest_helper());
+  const char *args[] = {"out", "10", "|", quoted, "cat", NULL};
+  cp_options o = {.shell = CP_SHELL_DEFAULT};
+  cp_result r;
+  cptest_assert_rc(cp_spawn_sync(quoted, args, &o, &r), &r, CP_OK);
+  assert_int_equal(r.out.len, 10);
+  assert_true(cptest_is_pattern(r.out.data, r.out.len));
+  cp_result_free(&r);
+  free(quoted);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(exec_pipe_between_two_commands),
+      cmocka_unit_test(exec_redirection_to_a_file),
+      cmocka_unit_test(exec_stderr_redirected_to_stdout),
+      cmocka_unit_test(exec_shell_builtin),
+      cmocka_unit_test(exec_shell_expands_variables),
+      cmocka_unit_test(exec_exit_zero_is_ok),
+      cmocka_unit_test(exec_nonzero_exit_fails_with_output_kept),
+      cmocka_unit_test(exec_unicode_command),
+      cmocka_unit_test(exec_with_an_explicit_shell_path),
+      cmocka_unit_test(exec_custom_shell_gets_dash_c_and_the_command),
+      cmocka_unit_test(exec_file_success),
+      cmocka_unit_test(exec_file_nonzero_exit_fails_with_output_kept),
+      cmocka_unit_test(exec_file_killed_by_a_signal_fails),
+      cmocka_unit_test(exec_file_is_immune_to_shell_metacharacters),
+      cmocka_unit_test(spawn_with_default_shell_joins_file_and_args),
+      cmocka_unit_test(spawn_with_shell_interprets_metacharacters),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
