@@ -1,0 +1,196 @@
+/* pool_bench - the worker pool against Node (issue 9, item 6), in one run:
+ *   1. trivial tasks per second through a pool of 2 workers (workers of this executable, max_in_flight
+ *      1 and 16), against a Node parent doing the same with fork() workers and the id-correlation
+ *      pattern of the guides (a Map from id to callback, at most 1 / 16 in flight per worker);
+ *   2. resident memory of an idle worker (after one task), against a forked Node worker.
+ *
+ *   pool_bench [--tasks N]     (default 200000; needs `node` on PATH for the baselines, Linux /proc
+ *                               for memory; a missing baseline prints "n/a")
+ *
+ * Output: one "name value unit" line per figure and a JSON summary line last. */
+#include <childproc.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
+#ifndef _WIN32
+#include <unistd.h>
+#endif
+
+static long long self_pid(void) {
+#ifdef _WIN32
+  return 0;
+#else
+  return (long long)getpid();
+#endif
+}
+
+static void serve(cp_request *req, const char *msg, size_t len, void *ud) {
+  (void)msg, (void)len, (void)ud;
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%lld", self_pid());
+  cp_request_reply(req, buf, (size_t)n);
+}
+
+static int worker(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
+  (void)loop, (void)argc, (void)argv, (void)ud;
+  return ch && cp_channel_serve(ch, serve, NULL) == 0 ? 0 : 1;
+}
+
+static const cp_worker_def workers[] = {{"trivial", worker, NULL}};
+
+static double now_s(void) {
+#ifdef _WIN32
+  return (double)GetTickCount64() / 1e3;
+#else
+  struct timespec ts;
+  timespec_get(&ts, TIME_UTC);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+#endif
+}
+
+typedef struct state {
+  long done, sent, total;
+  cp_pool *pool;
+  long long pids[8];
+  int npids;
+} state;
+
+static void on_reply(const cp_reply *rep, void *ud);
+
+static void top_up(state *s) {
+  while (s->sent < s->total) {
+    int rc = cp_pool_submit(s->pool, "{\"n\":1}", 7, on_reply, s);
+    if (rc) break; /* CP_EAGAIN: the queue is full, more after the next reply */
+    s->sent++;
+  }
+}
+
+static void on_reply(const cp_reply *rep, void *ud) {
+  state *s = ud;
+  s->done++;
+  if (rep->code != CP_OK || !rep->result) {
+    fprintf(stderr, "pool_bench: task failed: %s\n", rep->error ? rep->error : "?");
+    exit(1);
+  }
+  long long pid = strtoll(rep->result, NULL, 10);
+  bool seen = false;
+  for (int i = 0; i < s->npids; i++) seen |= s->pids[i] == pid;
+  if (!seen && s->npids < 8) s->pids[s->npids++] = pid;
+  top_up(s);
+}
+
+/* Tasks per second through a pool of 2 with `in_flight` per worker; *rss_kib gets an idle worker's
+ * resident memory (0 if unknown). */
+static double pool_rate(long n, unsigned in_flight, long *rss_kib) {
+  cp_loop *loop;
+  if (cp_loop_new(&loop)) exit(1);
+  cp_pool_options o = {.workers = 2, .worker_name = "trivial", .max_in_flight = in_flight, .max_queue = 1024};
+  state s = {.total = n};
+  if (cp_pool_new(loop, &o, &s.pool)) exit(1);
+  /* warm-up: both workers started and answered once */
+  s.total = 2;
+  top_up(&s);
+  while (s.done < 2) cp_loop_run(loop, CP_RUN_ONCE);
+  *rss_kib = 0;
+  for (int i = 0; i < s.npids; i++) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%lld/status", s.pids[i]);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+      if (strncmp(line, "VmRSS:", 6) == 0) *rss_kib = strtol(line + 6, NULL, 10) > *rss_kib ? strtol(line + 6, NULL, 10) : *rss_kib;
+    if (f) fclose(f);
+  }
+  s.done = s.sent = 0;
+  s.total = n;
+  double t0 = now_s();
+  top_up(&s);
+  while (s.done < n) cp_loop_run(loop, CP_RUN_ONCE);
+  double dt = now_s() - t0;
+  cp_pool_shutdown(s.pool, CP_POOL_DRAIN, NULL, NULL);
+  cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_pool_free(s.pool);
+  cp_loop_free(loop);
+  return (double)n / dt;
+}
+
+/* The Node parent: 2 fork() workers, ids in a Map, in_flight per worker, same trivial task. Prints
+ * "<tasks/s> <idle worker VmRSS kB>". */
+static const char node_script[] =
+    "const cp = require('child_process'); const fs = require('fs');"
+    "if (process.argv[2] === 'w') { process.on('message', m => process.send({id: m.id, result: process.pid})); return; }"
+    "const N = +process.argv[2], IN = +process.argv[3];"
+    "const ws = [0, 1].map(() => cp.fork(__filename, ['w']));"
+    "let id = 0, sent = 0, done = 0, t0; const pending = new Map();"
+    "for (const w of ws) { w.inflight = 0; w.on('message', m => { const cb = pending.get(m.id); pending.delete(m.id); cb(m); }); }"
+    "function call(w, msg) { return new Promise(res => { const i = ++id; pending.set(i, res); w.send({...msg, id: i}); }); }"
+    "function pump(w) { while (w.inflight < IN && sent < N) { sent++; w.inflight++;"
+    "  call(w, {n: 1}).then(() => { w.inflight--; done++; if (done === N) finish(); else pump(w); }); } }"
+    "function rss(pid) { try { const s = fs.readFileSync('/proc/' + pid + '/status', 'utf8');"
+    "  return +/VmRSS:\\s+(\\d+)/.exec(s)[1]; } catch (e) { return 0; } }"
+    "let idle = 0;"
+    "function finish() { const dt = (process.hrtime.bigint() - t0); console.log((N / (Number(dt) / 1e9)).toFixed(0) + ' ' + idle);"
+    "  for (const w of ws) w.disconnect(); }"
+    "Promise.all(ws.map(w => call(w, {n: 0}))).then(() => { idle = Math.max(...ws.map(w => rss(w.pid)));"
+    "  t0 = process.hrtime.bigint(); for (const w of ws) pump(w); });";
+
+static bool node_rate(long n, unsigned in_flight, double *rate, long *rss_kib) {
+  char a[32], b[32];
+  snprintf(a, sizeof a, "%ld", n);
+  snprintf(b, sizeof b, "%u", in_flight);
+  /* node -e has no file to fork: write the script to a temporary file */
+  char path[] = "/tmp/cp-pool-bench-XXXXXX.js";
+#ifdef _WIN32
+  return false;
+#else
+  int fd = mkstemps(path, 3);
+  if (fd < 0) return false;
+  if (write(fd, node_script, sizeof node_script - 1) != (ssize_t)(sizeof node_script - 1)) {
+    close(fd);
+    return false;
+  }
+  close(fd);
+  const char *args[] = {path, a, b, NULL};
+  cp_options o = {.timeout_ms = 600000};
+  cp_result r;
+  int rc = cp_spawn_sync("node", args, &o, &r);
+  bool ok = rc == 0 && r.status == 0 && sscanf(r.out.data, "%lf %ld", rate, rss_kib) == 2;
+  if (!ok && rc == 0) fprintf(stderr, "node: %s%s\n", r.out.data, r.err.data);
+  cp_result_free(&r);
+  unlink(path);
+  return ok;
+#endif
+}
+
+int main(int argc, char **argv) {
+  int status;
+  if (cp_worker_main(argc, argv, workers, 1, &status)) return status;
+  long n = 200000;
+  if (argc == 3 && strcmp(argv[1], "--tasks") == 0) n = strtol(argv[2], NULL, 10);
+  if (n <= 0) {
+    fprintf(stderr, "usage: pool_bench [--tasks N]\n");
+    return 2;
+  }
+  long rss = 0, nrss = 0, nrss16 = 0;
+  double c1 = pool_rate(n, 1, &rss);
+  double c16 = pool_rate(n, 16, &rss);
+  double n1 = 0, n16 = 0;
+  bool have1 = node_rate(n, 1, &n1, &nrss);
+  bool have16 = node_rate(n, 16, &n16, &nrss16);
+  printf("pool_tasks_per_s_inflight1 childproc %.0f\n", c1);
+  if (!have1) printf("  node n/a\n");
+  if (have1) printf("  node %.0f tasks/s, ratio childproc/node %.2f\n", n1, c1 / n1);
+  printf("pool_tasks_per_s_inflight16 childproc %.0f\n", c16);
+  if (have16) printf("  node %.0f tasks/s, ratio childproc/node %.2f\n", n16, c16 / n16);
+  printf("idle_worker_rss_kib childproc %ld\n", rss);
+  if (have1 && nrss) printf("  node %ld KiB, ratio node/childproc %.1f\n", nrss, rss ? (double)nrss / (double)rss : 0.0);
+  printf("{\"tasks\":%ld,\"pool_tps_1\":%.0f,\"node_tps_1\":%.0f,\"pool_tps_16\":%.0f,\"node_tps_16\":%.0f,"
+         "\"worker_rss_kib\":%ld,\"node_worker_rss_kib\":%ld}\n",
+         n, c1, n1, c16, n16, rss, nrss);
+  return 0;
+}
