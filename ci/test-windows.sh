@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# ci/test-windows.sh [build-dir] - the Windows build, cross-compiled with mingw-w64 and tested under Wine.
+#
+# Installs what is missing (mingw-w64 gcc, wine), fetches Debian's cmocka source package through a
+# private apt configuration kept in the build tree (the system's apt configuration is never touched),
+# cross-builds cmocka once into <build-dir>/cmocka-prefix, configures and builds childproc with
+# -Werror, then runs ctest under Wine the way research/win32-wine.md §3 says: a private WINEPREFIX, a
+# persistent wineserver started outside ctest with its stdio on /dev/null, a boot run outside ctest,
+# and the server stopped with SIGINT at the end. Exits with ctest's status; the last line printed is
+# ctest's summary.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+build=${1:-$CP_ROOT/build-win}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+mkdir -p "$build"
+toolchain=$CP_ROOT/cmake/mingw-w64-x86_64.cmake
+deps=$build/deps
+cmocka_prefix=$deps/cmocka-prefix
+
+# ---- packages ------------------------------------------------------------------------------------
+ensure_packages cmake ninja-build gcc-mingw-w64-x86-64 wine wine64 xz-utils
+
+# ---- cmocka, cross-built from Debian's source package (cached) -----------------------------------------
+fetch_cmocka_source() {
+  # A private apt: its own sources list (the system's deb822 entries turned into deb-src), its own
+  # lists, cache and state, all under the build tree.
+  local apt=$deps/apt
+  mkdir -p "$apt/etc" "$apt/state/lists/partial" "$apt/cache/archives/partial" "$deps/src"
+  local system_sources=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$system_sources" ]; then
+    sed -E 's/^Types:[[:space:]]*deb$/Types: deb-src/' "$system_sources" >"$apt/etc/src.sources"
+  elif [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb[[:space:]]' /etc/apt/sources.list | sed -E 's/^deb([[:space:]])/deb-src\1/' \
+      >"$apt/etc/src.list"
+  else
+    echo "no Debian sources found to derive a deb-src entry from" >&2
+    return 1
+  fi
+  local list
+  list=$(ls "$apt/etc"/src.* | head -n 1)
+  local opts=(-o "Dir::Etc::sourcelist=$list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State=$apt/state" -o "Dir::Cache=$apt/cache" -o "APT::Sandbox::User=root")
+  log "fetching the cmocka source package (private apt configuration in $apt)"
+  apt-get "${opts[@]}" update -qq
+  (cd "$deps/src" && apt-get "${opts[@]}" source --download-only -qq cmocka)
+}
+
+build_cmocka() {
+  if [ -f "$cmocka_prefix/lib/libcmocka-static.a" ] && [ -f "$cmocka_prefix/include/cmocka.h" ]; then
+    log "cmocka for mingw: cached in $cmocka_prefix"
+    return 0
+  fi
+  local tarball
+  tarball=$(ls "$deps/src"/cmocka_*.orig.tar.* 2>/dev/null | head -n 1 || true)
+  if [ -z "$tarball" ]; then
+    fetch_cmocka_source
+    tarball=$(ls "$deps/src"/cmocka_*.orig.tar.* | head -n 1)
+  fi
+  log "cross-building cmocka from $(basename "$tarball")"
+  rm -rf "$deps/cmocka-src" "$deps/cmocka-build"
+  mkdir -p "$deps/cmocka-src"
+  tar -xf "$tarball" -C "$deps/cmocka-src" --strip-components=1
+  cmake -S "$deps/cmocka-src" -B "$deps/cmocka-build" -G Ninja \
+    -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$cmocka_prefix" \
+    -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >/dev/null
+  cmake --build "$deps/cmocka-build" -j "$CP_JOBS" >/dev/null
+  cmake --install "$deps/cmocka-build" >/dev/null
+}
+
+build_cmocka
+
+# ---- childproc -------------------------------------------------------------------------------------
+log "mingw-w64 build ($build)"
+cmake -S "$CP_ROOT" -B "$build" -G Ninja \
+  -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_FIND_ROOT_PATH="$cmocka_prefix" \
+  -DCMAKE_BUILD_TYPE=Debug -DCHILDPROC_WERROR=ON -DCMAKE_C_FLAGS=-pedantic >/dev/null
+cmake --build "$build" -j "$CP_JOBS"
+
+# ---- ctest under Wine --------------------------------------------------------------------------------
+export WINEPREFIX=$build/wineprefix
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES='winedbg.exe=d;winemenubuilder.exe=d'
+mkdir -p "$WINEPREFIX" # wineserver exits at once when the prefix directory does not exist
+
+WS=
+start_server() {
+  # -f keeps it in the foreground so $! is the server itself; -p: no idle timeout. Its stdio goes to
+  # /dev/null so no test's pipe is held open by it.
+  wineserver -f -p </dev/null >/dev/null 2>&1 &
+  WS=$!
+  sleep 0.3
+  kill -0 "$WS" 2>/dev/null # exits (status 2) when a server already runs for this prefix
+}
+stop_server() {
+  if [ -n "$WS" ]; then
+    kill -INT "$WS" 2>/dev/null || true # INT, not TERM: TERM leaves services.exe & co orphaned
+    wait "$WS" 2>/dev/null || true
+  fi
+}
+trap stop_server EXIT
+if ! start_server; then
+  wineserver -w # a short-lived server of an earlier wine call: wait for it to go
+  start_server
+fi
+log "wine prefix $WINEPREFIX: booting outside ctest"
+wineboot -i </dev/null >/dev/null 2>&1
+
+log "ctest under wine"
+set +e
+ctest --test-dir "$build" --output-on-failure --timeout 120
+rc=$?
+set -e
+report_skips "$build" # each skip says why: POSIX-only behaviour, or where Wine differs from Windows
+exit $rc # the EXIT trap stops the server quietly

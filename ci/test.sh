@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# ci/test.sh - every test of the project, one cell after another: native (-pedantic), ASan+UBSan, the
+# poll()/SIGCHLD backend, ThreadSanitizer, the fuzz targets, and the Windows build under Wine.
+# Installs what is missing (Debian packages, and the CMocka source for the mingw build). Ends with one line "N passed, N failed" over all cells and
+# exits non-zero if any cell failed.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+start=$(date +%s)
+CP_TOTAL_SKIPPED=0
+
+run_cell() {
+  local label=$1 script=$2 out rc
+  shift 2
+  log "cell: $label"
+  out=$(mktemp)
+  set +e
+  bash "$CP_ROOT/ci/$script" "$@" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  count_ctest "$label" "$out" "$rc"
+  local skipped
+  skipped=$(grep -E '^skipped test cases: [0-9]+' "$out" | tail -n 1 | grep -oE '[0-9]+$' || true)
+  CP_TOTAL_SKIPPED=$((CP_TOTAL_SKIPPED + ${skipped:-0}))
+  rm -f "$out"
+}
+
+cells=(native:test-native.sh sanitizers:test-sanitizers.sh poll-backend:test-poll.sh tsan:test-tsan.sh
+  fuzz:test-fuzz.sh windows-wine:test-windows.sh)
+for cell in "${cells[@]}"; do
+  run_cell "${cell%%:*}" "${cell#*:}"
+done
+
+# The benchmarks are not tests; a quick smoke run proves they still build and run (issue 5).
+log "bench smoke: bench/run.sh --quick --no-big"
+mkdir -p "$CP_ROOT/build-ci"
+if bash "$CP_ROOT/bench/run.sh" --quick --no-big >"$CP_ROOT/build-ci/bench-smoke.log" 2>&1; then
+  echo "bench smoke: ok (table in build-ci/bench-smoke.log)"
+  CP_TOTAL_PASSED=$((CP_TOTAL_PASSED + 1))
+else
+  tail -n 30 "$CP_ROOT/build-ci/bench-smoke.log"
+  CP_CELLS_FAILED+=("bench-smoke")
+  CP_TOTAL_FAILED=$((CP_TOTAL_FAILED + 1))
+fi
+
+echo
+echo "cells: ${cells[*]%%:*} bench-smoke ($(($(date +%s) - start)) s)"
+if [ ${#CP_CELLS_FAILED[@]} -ne 0 ]; then
+  echo "failed cells: ${CP_CELLS_FAILED[*]}"
+fi
+echo "skipped test cases (inside passing suites, each with its reason above): ${CP_TOTAL_SKIPPED}"
+echo "${CP_TOTAL_PASSED} passed, ${CP_TOTAL_FAILED} failed"
+[ ${#CP_CELLS_FAILED[@]} -eq 0 ]
