@@ -101,7 +101,8 @@ stop_server() {
 }
 trap stop_server EXIT
 if ! start_server; then
-  wineserver -w # a short-lived server of an earlier wine call: wait for it to go
+  wineserver -k 2>/dev/null || true # a server left by an earlier run on this private prefix
+  wineserver -w
   start_server
 fi
 log "wine prefix $WINEPREFIX: booting outside ctest"

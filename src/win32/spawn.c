@@ -444,8 +444,15 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   AcquireSRWLockExclusive(&inherit_lock);
   for (DWORD k = 0; k < ninherit; k++)
     SetHandleInformation(inherit[k], HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
-  BOOL ok = CreateProcessW(wapp, wcmd, NULL, NULL, TRUE, flags, wenv, wcwd, &si.StartupInfo, &pi);
-  e = ok ? 0 : GetLastError();
+  /* Wine reports ERROR_INTERNAL_ERROR when the new process died during its start-up, before any of
+   * its code ran (seen once in CI, for a child whose stdin was a file). Nothing of the child ran, so
+   * a second try is safe; Windows itself does not fail this way. */
+  BOOL ok = FALSE;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    ok = CreateProcessW(wapp, wcmd, NULL, NULL, TRUE, flags, wenv, wcwd, &si.StartupInfo, &pi);
+    e = ok ? 0 : GetLastError();
+    if (ok || e != ERROR_INTERNAL_ERROR) break;
+  }
   for (DWORD k = 0; k < ninherit; k++) SetHandleInformation(inherit[k], HANDLE_FLAG_INHERIT, 0);
   ReleaseSRWLockExclusive(&inherit_lock);
   if (!ok) {

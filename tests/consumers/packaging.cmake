@@ -28,6 +28,7 @@ endif()
 run(${CMAKE_COMMAND} --list-presets=all -S ${SOURCE_DIR})
 # A preset configures (into a scratch directory, not the preset's own).
 execute_process(COMMAND ${CMAKE_COMMAND} --preset release -B ${WORK_DIR}/preset -DCHILDPROC_TEST_CONSUMERS=OFF
+                        -DCHILDPROC_BUILD_TESTS=OFF
                 WORKING_DIRECTORY ${SOURCE_DIR} RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE out)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --preset release failed:\n${out}")
