@@ -4,10 +4,11 @@
  *      pattern of the guides (a Map from id to callback, at most 1 / 16 in flight per worker);
  *   2. resident memory of an idle worker (after one task), against a forked Node worker.
  *
- *   pool_bench [--tasks N]     (default 200000; needs `node` on PATH for the baselines, Linux /proc
- *                               for memory; a missing baseline prints "n/a")
+ *   pool_bench [--tasks N] [--key KEY]   (default 200000 tasks; needs `node` on PATH for the
+ *       baselines, Linux /proc for memory; a missing baseline prints "n/a"; with --key it prints
+ *       bench/run.sh's RESULT/SKIP lines instead, keys KEY.cp_1.per_s, KEY.node_16.per_s, ...)
  *
- * Output: one "name value unit" line per figure and a JSON summary line last. */
+ * Output: one "name value unit" line per figure and a JSON summary line last (without --key). */
 #include <childproc.h>
 
 #include <stdint.h>
@@ -171,9 +172,17 @@ int main(int argc, char **argv) {
   int status;
   if (cp_worker_main(argc, argv, workers, 1, &status)) return status;
   long n = 200000;
-  if (argc == 3 && strcmp(argv[1], "--tasks") == 0) n = strtol(argv[2], NULL, 10);
+  const char *key = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--tasks") == 0 && i + 1 < argc)
+      n = strtol(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+      key = argv[++i];
+    else
+      n = 0;
+  }
   if (n <= 0) {
-    fprintf(stderr, "usage: pool_bench [--tasks N]\n");
+    fprintf(stderr, "usage: pool_bench [--tasks N] [--key KEY]\n");
     return 2;
   }
   long rss = 0, nrss = 0, nrss16 = 0;
@@ -182,6 +191,18 @@ int main(int argc, char **argv) {
   double n1 = 0, n16 = 0;
   bool have1 = node_rate(n, 1, &n1, &nrss);
   bool have16 = node_rate(n, 16, &n16, &nrss16);
+  if (key) {
+    /* bench/run.sh's "RESULT <key> <value>" lines, for cp_bench_table */
+    printf("RESULT %s.cp_1.per_s %.0f\nRESULT %s.cp_16.per_s %.0f\n", key, c1, key, c16);
+    if (rss) printf("RESULT %s.cp.worker_rss_kib %ld\n", key, rss);
+    if (have1) printf("RESULT %s.node_1.per_s %.0f\n", key, n1);
+    else printf("SKIP %s.node_1 node-did-not-run\n", key);
+    if (have16) printf("RESULT %s.node_16.per_s %.0f\n", key, n16);
+    else printf("SKIP %s.node_16 node-did-not-run\n", key);
+    if (have1 && nrss) printf("RESULT %s.node.worker_rss_kib %ld\n", key, nrss);
+    else printf("SKIP %s.node no-node-worker-rss\n", key);
+    return 0;
+  }
   printf("pool_tasks_per_s_inflight1 childproc %.0f\n", c1);
   if (!have1) printf("  node n/a\n");
   if (have1) printf("  node %.0f tasks/s, ratio childproc/node %.2f\n", n1, c1 / n1);

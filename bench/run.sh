@@ -78,20 +78,20 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCHILDPROC_BUILD_BENCH=
   -DCHILDPROC_INSTALL=OFF >"$build.configure.log" 2>&1 || {
   cat "$build.configure.log" >&2; echo "run.sh: cmake configure failed" >&2; exit 1; }
 rm -f "$build.configure.log"
-targets=(cp_bench cp_bench_table)
+targets=(cp_bench cp_bench_table pool_bench)
 [ $have_uv = 1 ] && targets+=(cp_bench_uv)
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$build/build.log" 2>&1 || {
   cat "$build/build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
 bin=$build/bin
 [ -x "$bin/cp_bench" ] || bin=$build/bench # a parent project that does not set the output directory
-B=$bin/cp_bench UV=$bin/cp_bench_uv NODE_JS=$here/node_bench.js
+B=$bin/cp_bench UV=$bin/cp_bench_uv NODE_JS=$here/node_bench.js P=$bin/pool_bench
 
 # ---- sizes ----------------------------------------------------------------------------------
 if [ $quick = 1 ]; then
-  reps=1 N=40 N_FORK_BIG=3 PIPE=$((64 << 20)) CAP=8 CAP_SMALL=1 RTT=500 ONEWAY=2000 MANY=50
+  reps=1 N=40 N_FORK_BIG=3 PIPE=$((64 << 20)) CAP=8 CAP_SMALL=1 RTT=500 ONEWAY=2000 MANY=50 POOL=2000
   HEAP_A=64 HEAP_B=128
 else
-  N=2000 N_FORK_BIG=20 PIPE=$((1 << 30)) CAP=100 CAP_SMALL=10 RTT=20000 ONEWAY=100000 MANY=1000
+  N=2000 N_FORK_BIG=20 PIPE=$((1 << 30)) CAP=100 CAP_SMALL=10 RTT=20000 ONEWAY=100000 MANY=1000 POOL=50000
   HEAP_A=2048 HEAP_B=8192
 fi
 
@@ -127,7 +127,7 @@ uvv=$([ $have_uv = 1 ] && pkg-config --modversion libuv || echo none)
 echo "childproc $(cat "$root/VERSION" 2>/dev/null) ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')) benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) CPUs, ${model:-unknown CPU}, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM; kernel $(uname -r); $glibc; node $nodev; libuv $uvv"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); repetitions: $reps$([ $quick = 1 ] && echo ' (--quick: smoke counts, figures meaningless)')"
-echo >&2 "run.sh: running (about $([ $quick = 1 ] && echo '15 seconds' || echo "$((reps * 35 + big * 90)) seconds"))..."
+echo >&2 "run.sh: running (about $([ $quick = 1 ] && echo '15 seconds' || echo "$((reps * 50 + big * 90)) seconds"))..."
 
 # ---- the repetitions, interleaved -----------------------------------------------------------
 for rep in $(seq 1 "$reps"); do
@@ -163,6 +163,8 @@ for rep in $(seq 1 "$reps"); do
   run many.raw "$B" many --key many.raw --mode raw --children $MANY
   run many.cp "$B" many --key many.cp --mode cp --children $MANY
   uv many.uv many --key many.uv --children $MANY --child "$B"
+  # the worker pool against Node's fork() workers (pool_bench runs its Node baseline itself)
+  run pool "$P" --key pool --tasks $POOL
 done
 
 # ---- big parents: one process per heap size (the heap is built once), after everything else ---

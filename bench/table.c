@@ -161,6 +161,19 @@ static const row rows[] = {
      "KiB",
      {{"raw posix_spawn + epoll loop", "many.raw.kib_per_child", NONE, 0},
       {"libuv uv_spawn + uv_pipe", "many.uv.kib_per_child", NONE, 0}}},
+    /* issue 9: the worker pool (bench/pool_bench.c) against the guides' Node pattern */
+    {"worker pool of 2, trivial tasks, 1 in flight per worker (cp_pool)",
+     "pool.cp_1.per_s",
+     "tasks/s",
+     {{"Node fork() workers + Map of ids", "pool.node_1.per_s", NONE, 0}}},
+    {"worker pool of 2, trivial tasks, 16 in flight per worker (cp_pool)",
+     "pool.cp_16.per_s",
+     "tasks/s",
+     {{"Node fork() workers + Map of ids", "pool.node_16.per_s", NONE, 0}}},
+    {"resident memory of an idle pool worker",
+     "pool.cp.worker_rss_kib",
+     "KiB",
+     {{"Node fork() worker", "pool.node.worker_rss_kib", NONE, 0}}},
 };
 
 static void fmt(char *out, size_t n, double v) {
