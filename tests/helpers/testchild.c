@@ -34,6 +34,8 @@
  *   spawn-sleeper MS [WAIT]  starts a grandchild "cp-testchild sleep MS" with its stdio on the null
  *                     device (so it holds none of our pipes), prints the grandchild's pid and "\n",
  *                     then sleeps WAIT ms (default 0) and exits 0 without waiting for the grandchild.
+ *   ready-sleep MS [TREE]  prints "ready <own pid>", and with TREE also starts a grandchild as
+ *                     spawn-sleeper does and prints " <its pid>", then "\n", and sleeps MS.
  *   ids               POSIX: prints "<pid> <process group> <session>\n". Windows: "<pid> 0 0\n".
  * Status 2 (and a usage line on stderr) for a missing or unknown mode; 4 when a write fails.
  */
@@ -463,6 +465,20 @@ static int run(int argc, char **argv) {
       sleep_ms(num(b));
     }
     return rc;
+  }
+  if (strcmp(mode, "ready-sleep") == 0) {
+    if (!a) return usage();
+    printf("ready ");
+    print_pid();
+    if (b) {
+      printf(" ");
+      if (spawn_sleeper(a)) return 4; /* prints the grandchild's pid and "\n" */
+    } else {
+      printf("\n");
+    }
+    if (fflush(stdout) != 0) return 4;
+    sleep_ms(num(a));
+    return 0;
   }
   if (strcmp(mode, "ids") == 0) return print_ids();
   return usage();
