@@ -4,6 +4,7 @@
 #include "sigchld.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -143,12 +144,36 @@ int posix_error(int e) {
   }
 }
 
+int posix_fd_above_stdio(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n;
+}
+
+int posix_pair_above_stdio(int fds[2]) {
+  if (fds[0] > 2 && fds[1] > 2) return 0;
+  fds[0] = posix_fd_above_stdio(fds[0]);
+  int e = errno;
+  fds[1] = posix_fd_above_stdio(fds[1]);
+  if (fds[0] >= 0 && fds[1] >= 0) return 0;
+  if (fds[0] < 0) errno = e;
+  else e = errno;
+  if (fds[0] >= 0) close(fds[0]);
+  if (fds[1] >= 0) close(fds[1]);
+  fds[0] = fds[1] = -1;
+  errno = e;
+  return -1;
+}
+
 #ifdef CP_USE_EPOLL
 
 int os_loop_new(os_loop **out) {
   os_loop *l = calloc(1, sizeof *l);
   if (!l) return CP_ENOMEM;
-  l->epfd = epoll_create1(EPOLL_CLOEXEC);
+  l->epfd = posix_fd_above_stdio(epoll_create1(EPOLL_CLOEXEC));
   if (l->epfd < 0) {
     int rc = posix_error(errno);
     free(l);

@@ -31,6 +31,15 @@ void posix_unfeed(os_loop *loop, posix_watcher *w);
 /* Registers w (or changes its mask); events 0 unregisters. Returns 0 or a CP_E* code. */
 int posix_watch(os_loop *loop, posix_watcher *w, unsigned events);
 
+/* Keeps the library's own descriptors off 0..2. In a process whose stdin, stdout or stderr is
+ * closed, a new descriptor takes that number; left there, the user's printf() would write into the
+ * library's pipe and a child told to inherit stdout would get it. posix_fd_above_stdio() returns fd
+ * itself when it is above 2, else a close-on-exec duplicate above 2 (the original is closed), or -1
+ * with errno set (the original is closed too). posix_pair_above_stdio() does it to both ends of a
+ * pipe or socketpair: 0, or -1 with errno set and both ends closed. */
+int posix_fd_above_stdio(int fd);
+int posix_pair_above_stdio(int fds[2]);
+
 /* Maps an errno value to a CP_E* code. */
 int posix_error(int errnum);
 

@@ -18,7 +18,7 @@ int os_proc_rss(int64_t pid, uint64_t *bytes) {
   if (pid == 0) return 0;
   char path[64];
   snprintf(path, sizeof path, "/proc/%lld/statm", (long long)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = posix_fd_above_stdio(open(path, O_RDONLY | O_CLOEXEC));
   if (fd < 0) return errno == ENOENT ? CP_ESRCH : posix_error(errno);
   char buf[128];
   ssize_t n;

@@ -93,7 +93,7 @@ int posix_sigchld_get(os_loop *loop, posix_sigchld **slot_ptr) {
   posix_sigchld *s = calloc(1, sizeof *s);
   if (!s) return CP_ENOMEM;
   int fds[2];
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0 || posix_pair_above_stdio(fds) < 0) {
     int rc = posix_error(errno);
     free(s);
     return rc;

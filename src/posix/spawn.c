@@ -99,13 +99,17 @@ typedef struct child_args {
   char *const *envp;
   const char *cwd;
   int fds[3];
-  int errfd;
+  int errfd; /* fork path: the error pipe's write end; clone path: -1 */
+  /* clone path: where a failing child leaves {step, errno}. The child shares our memory and we are
+   * suspended until it has exec'd or exited (CLONE_VFORK), so it is read only after the write. */
+  volatile child_report *report;
   bool detached, new_group, set_uid, set_gid;
   uid_t uid;
   gid_t gid;
 } child_args;
 
-/* ---- in the child: async-signal-safe calls only, no allocation, no writes to shared memory ---- */
+/* ---- in the child: async-signal-safe calls only, no allocation, and no write to shared memory but
+ * the failure report of the clone path ---- */
 
 /* The child runs on a borrowed stack until it execs: AddressSanitizer's bookkeeping (which warns
  * about the unknown stack at the _exit() below) has nothing to check there. */
@@ -115,7 +119,12 @@ typedef struct child_args {
 #define CHILD_CODE
 #endif
 
-CHILD_CODE static void child_fail(int errfd, int step) {
+CHILD_CODE static void child_fail(const child_args *a, int errfd, int step) {
+  if (a->report) {
+    a->report->err = errno;
+    a->report->step = step;
+    _exit(127);
+  }
   child_report r = {step, errno};
   ssize_t n;
   do {
@@ -151,64 +160,64 @@ CHILD_CODE static int child_main(void *arg) {
     if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL); /* glibc-internal ones fail: fine */
 
   if (a->pdeath) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(errfd, STEP_PDEATHSIG);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(a, errfd, STEP_PDEATHSIG);
     if (getppid() != a->parent_pid) _exit(127); /* the parent died before the line above */
   }
-  if (a->detached && setsid() < 0) child_fail(errfd, STEP_SETSID);
-  if (!a->detached && a->new_group && setpgid(0, 0) < 0) child_fail(errfd, STEP_SETSID);
+  if (a->detached && setsid() < 0) child_fail(a, errfd, STEP_SETSID);
+  if (!a->detached && a->new_group && setpgid(0, 0) < 0) child_fail(a, errfd, STEP_SETSID);
   if (a->guardian_fd >= 0) { /* the guardian learns the group before anything runs in it */
     pid_t me = getpid();
-    if (write(a->guardian_fd, &me, sizeof me) != (ssize_t)sizeof me) child_fail(errfd, STEP_SETSID);
+    if (write(a->guardian_fd, &me, sizeof me) != (ssize_t)sizeof me) child_fail(a, errfd, STEP_SETSID);
   }
 
   /* Anything sitting on 0..2 that is not already in place would be overwritten by the dup2()s
    * below: move it up first (the error pipe too, if the parent had closed its stdio). */
-  if (errfd < 3) {
+  if (errfd >= 0 && errfd < 3) {
     int n = fcntl(errfd, F_DUPFD_CLOEXEC, 3);
-    if (n < 0) child_fail(errfd, STEP_DUP2);
+    if (n < 0) child_fail(a, errfd, STEP_DUP2);
     errfd = n;
   }
   for (int i = 0; i < 3; i++) {
     if (fds[i] < 3 && fds[i] != i) {
       int n = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-      if (n < 0) child_fail(errfd, STEP_DUP2);
+      if (n < 0) child_fail(a, errfd, STEP_DUP2);
       fds[i] = n;
     }
   }
   /* The channel's end goes above anything it could collide with before its final dup2. */
   if (chanfd >= 0 && chanfd <= (a->chan_target > 2 ? a->chan_target : 2)) {
     int n = fcntl(chanfd, F_DUPFD_CLOEXEC, (a->chan_target > 2 ? a->chan_target : 2) + 1);
-    if (n < 0) child_fail(errfd, STEP_DUP2);
+    if (n < 0) child_fail(a, errfd, STEP_DUP2);
     chanfd = n;
   }
-  if (errfd == a->chan_target) {
+  if (errfd >= 0 && errfd == a->chan_target) {
     int n = fcntl(errfd, F_DUPFD_CLOEXEC, a->chan_target + 1);
-    if (n < 0) child_fail(errfd, STEP_DUP2);
+    if (n < 0) child_fail(a, errfd, STEP_DUP2);
     errfd = n;
   }
   for (int i = 0; i < 3; i++) {
     if (fds[i] == i) {
-      if (fcntl(i, F_SETFD, 0) < 0) child_fail(errfd, STEP_DUP2);
+      if (fcntl(i, F_SETFD, 0) < 0) child_fail(a, errfd, STEP_DUP2);
     } else if (dup2(fds[i], i) < 0) {
-      child_fail(errfd, STEP_DUP2);
+      child_fail(a, errfd, STEP_DUP2);
     }
   }
 
-  if (chanfd >= 0 && dup2(chanfd, a->chan_target) < 0) child_fail(errfd, STEP_DUP2);
+  if (chanfd >= 0 && dup2(chanfd, a->chan_target) < 0) child_fail(a, errfd, STEP_DUP2);
 
-  if (a->cwd && chdir(a->cwd) < 0) child_fail(errfd, STEP_CHDIR);
+  if (a->cwd && chdir(a->cwd) < 0) child_fail(a, errfd, STEP_CHDIR);
   if ((a->set_uid || a->set_gid) && geteuid() == 0 && setgroups(0, NULL) < 0)
-    child_fail(errfd, STEP_SETGROUPS);
-  if (a->set_gid && setgid(a->gid) < 0) child_fail(errfd, STEP_SETGID);
-  if (a->set_uid && setuid(a->uid) < 0) child_fail(errfd, STEP_SETUID);
+    child_fail(a, errfd, STEP_SETGROUPS);
+  if (a->set_gid && setgid(a->gid) < 0) child_fail(a, errfd, STEP_SETGID);
+  if (a->set_uid && setuid(a->uid) < 0) child_fail(a, errfd, STEP_SETUID);
 
   child_cloexec_rest();
-  if (a->chan_target > 2 && fcntl(a->chan_target, F_SETFD, 0) < 0) child_fail(errfd, STEP_DUP2);
+  if (a->chan_target > 2 && fcntl(a->chan_target, F_SETFD, 0) < 0) child_fail(a, errfd, STEP_DUP2);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   execve(a->path, a->argv, a->envp);
-  child_fail(errfd, STEP_EXECVE);
+  child_fail(a, errfd, STEP_EXECVE);
   return 127;
 }
 
@@ -233,7 +242,7 @@ static void start_child(start_job *j) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  j->a->parent_pid = getpid();
+  if (j->a->pdeath) j->a->parent_pid = getpid();
   if (j->use_fork) {
     j->pid = fork();
     if (j->pid == 0) child_main(j->a);
@@ -320,7 +329,7 @@ static bool read_full(int fd, void *buf, size_t len) {
 
 static int start_guardian(int *release_fd) {
   int gp[2];
-  if (pipe2(gp, O_CLOEXEC) < 0) return posix_error(errno);
+  if (pipe2(gp, O_CLOEXEC) < 0 || posix_pair_above_stdio(gp) < 0) return posix_error(errno);
   pid_t mid = fork();
   if (mid < 0) {
     int e = errno;
@@ -560,11 +569,17 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   rc = search_path(req->file, req->path_env, req->cwd, &path, err);
   if (rc) return rc;
 
+  /* Which of our own 0..2 an inherited slot can use: looked at before this call creates any
+   * descriptor, which would otherwise take a closed stdio number and be mistaken for it. */
+  bool inherit_open[3];
+  for (int i = 0; i < 3; i++)
+    inherit_open[i] = req->stdio[i].kind == CP_STDIO_INHERIT && fd_is_open(i);
+
   for (int i = 0; i < 3; i++) {
     switch (req->stdio[i].kind) {
     case CP_STDIO_PIPE: {
       int fds[2];
-      if (pipe2(fds, O_CLOEXEC) < 0) {
+      if (pipe2(fds, O_CLOEXEC) < 0 || posix_pair_above_stdio(fds) < 0) {
         rc = cp__error_set(err, posix_error(errno), errno, "pipe", NULL);
         goto fail;
       }
@@ -576,12 +591,12 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
     }
     case CP_STDIO_INHERIT:
     case CP_STDIO_IGNORE:
-      if (req->stdio[i].kind == CP_STDIO_INHERIT && fd_is_open(i)) {
+      if (inherit_open[i]) {
         child_fds[i] = i;
         break;
       }
       /* ignored, or inherited from a parent that has no such stream: the null device */
-      owned[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+      owned[i] = posix_fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
       if (owned[i] < 0) {
         rc = cp__error_set(err, posix_error(errno), errno, "open", "/dev/null");
         goto fail;
@@ -598,14 +613,18 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   }
 
   if (req->channel_fd >= 0) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0 || posix_pair_above_stdio(chan) < 0) {
       rc = cp__error_set(err, posix_error(errno), errno, "socketpair", NULL);
       goto fail;
     }
     fcntl(chan[0], F_SETFL, fcntl(chan[0], F_GETFL) | O_NONBLOCK);
   }
 
-  if (pipe2(errpipe, O_CLOEXEC) < 0) {
+  /* A failed exec is reported through a CLOEXEC pipe when the child is a fork (its memory is its
+   * own), and in shared memory when it is a CLONE_VM child. */
+  bool use_fork = req->set_uid || req->set_gid || CP_SPAWN_ALWAYS_FORK;
+  child_report report = {0, 0};
+  if (use_fork && (pipe2(errpipe, O_CLOEXEC) < 0 || posix_pair_above_stdio(errpipe) < 0)) {
     rc = cp__error_set(err, posix_error(errno), errno, "pipe", NULL);
     goto fail;
   }
@@ -629,6 +648,7 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
       .cwd = req->cwd,
       .fds = {child_fds[0], child_fds[1], child_fds[2]},
       .errfd = errpipe[1],
+      .report = use_fork ? NULL : &report,
       .detached = req->detached,
       .new_group = req->new_group,
       .set_uid = req->set_uid,
@@ -637,7 +657,6 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
       .gid = (gid_t)req->gid,
   };
 
-  bool use_fork = req->set_uid || req->set_gid || CP_SPAWN_ALWAYS_FORK;
   if (!use_fork) {
     stack = malloc(CHILD_STACK_SIZE);
     if (!stack) {
@@ -654,21 +673,23 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   pid_t pid = job.pid;
   int fork_errno = job.err;
   pidfd = job.pidfd;
+  if (pidfd >= 0 && pidfd < 3) pidfd = posix_fd_above_stdio(pidfd); /* -1: handled as no pidfd */
   free(stack);
   stack = NULL;
 
-  close(errpipe[1]);
+  if (errpipe[1] >= 0) close(errpipe[1]);
   errpipe[1] = -1;
   if (pid < 0) {
     rc = cp__error_set(err, posix_error(fork_errno), fork_errno, use_fork ? "fork" : "clone", NULL);
     goto fail;
   }
 
-  child_report report;
-  ssize_t n;
-  do {
-    n = read(errpipe[0], &report, sizeof report);
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = ((volatile child_report *)&report)->step ? (ssize_t)sizeof report : 0;
+  if (use_fork) {
+    do {
+      n = read(errpipe[0], &report, sizeof report);
+    } while (n < 0 && errno == EINTR);
+  }
   if (n != 0) {
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -722,7 +743,7 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   }
   for (int i = 0; i < 3; i++)
     if (owned[i] >= 0) close(owned[i]);
-  close(errpipe[0]);
+  if (errpipe[0] >= 0) close(errpipe[0]);
   free(path);
   p->guardian_fd = guardian_fd; /* released when the proc is freed */
   *proc = p;

@@ -36,6 +36,58 @@ static void hygiene_child_sees_only_fds_0_1_2_with_ignore_and_inherit(void **sta
   assert_only_stdio_fds(&o);
 }
 
+/* A slot inherited from a parent that has no such stream gets the null device, even when a pipe
+ * the same call creates for a lower slot takes the closed number (stdout closed: the stdin pipe's
+ * end becomes fd 1, and must not be mistaken for the parent's stdout). */
+static void hygiene_inherited_closed_stdout_is_the_null_device(void **state) {
+  (void)state;
+  const char *args[] = {"-c", "read line; echo out || exit 3; echo \"got $line\" >&2", NULL};
+  cp_options o = {.stdio = {{CP_STDIO_PIPE, 0}, {CP_STDIO_INHERIT, 0}, {CP_STDIO_PIPE, 0}},
+                  .input = "x\n",
+                  .input_len = 2};
+  fflush(stdout);
+  int saved = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  assert_true(saved >= 0);
+  close(1);
+  cp_result r;
+  int rc = cp_spawn_sync("sh", args, &o, &r);
+  dup2(saved, 1);
+  close(saved);
+  cptest_assert_rc(rc, &r, CP_OK);
+  assert_int_equal(r.status, 0); /* "echo out" wrote to the null device, not to a pipe's read end */
+  assert_true(cptest_buf_eq(&r.err, "got x\n"));
+  cp_result_free(&r);
+}
+
+/* With 0..2 all closed: the inherited slots are the null device, the pipe works, and once the
+ * call returns the library holds none of 0..2 (a later open() by the program gets them). */
+static void hygiene_all_stdio_closed_leaves_0_1_2_alone(void **state) {
+  (void)state;
+  const char *args[] = {"-c", "cat; echo done", NULL};
+  cp_options o = {.stdio = {{CP_STDIO_INHERIT, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_INHERIT, 0}}};
+  fflush(stdout);
+  fflush(stderr);
+  int saved[3];
+  for (int i = 0; i < 3; i++) {
+    saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+    assert_true(saved[i] >= 0);
+  }
+  for (int i = 0; i < 3; i++) close(i);
+  cp_result r;
+  int rc = cp_spawn_sync("sh", args, &o, &r);
+  bool held[3];
+  for (int i = 0; i < 3; i++) held[i] = fcntl(i, F_GETFD) >= 0;
+  for (int i = 0; i < 3; i++) {
+    dup2(saved[i], i);
+    close(saved[i]);
+  }
+  cptest_assert_rc(rc, &r, CP_OK);
+  assert_int_equal(r.status, 0);
+  assert_true(cptest_buf_eq(&r.out, "done\n"));
+  for (int i = 0; i < 3; i++) assert_false(held[i]);
+  cp_result_free(&r);
+}
+
 /* A given fd is dup2()ed to its slot; the original number must not also reach the child. */
 static void hygiene_stdio_fd_arrives_only_in_its_slot(void **state) {
   (void)state;
@@ -238,6 +290,8 @@ int main(void) {
       cmocka_unit_test(hygiene_child_sees_only_fds_0_1_2),
       cmocka_unit_test(hygiene_child_sees_only_fds_0_1_2_with_ignore_and_inherit),
       cmocka_unit_test(hygiene_stdio_fd_arrives_only_in_its_slot),
+      cmocka_unit_test(hygiene_inherited_closed_stdout_is_the_null_device),
+      cmocka_unit_test(hygiene_all_stdio_closed_leaves_0_1_2_alone),
       cmocka_unit_test(hygiene_child_sees_no_fd_of_another_running_child),
       cmocka_unit_test(hygiene_concurrent_spawns_leak_nothing_into_each_other),
       cmocka_unit_test(hygiene_fd_count_unchanged_after_many_runs),
