@@ -6,8 +6,9 @@
  * spawning costs the same from a parent of 10 MiB or 10 GiB, and the pidfd born with it makes exit
  * watching and kill free of pid-reuse races. fork() is used only when uid/gid must be changed
  * (set*id() is not safe in a CLONE_VM child with glibc). A failure in the child before the
- * program runs is written to a close-on-exec error pipe as {step, errno} and becomes the error of
- * the spawn call; the child is reaped before os_spawn() returns, so no zombie is left. */
+ * program runs becomes the error of the spawn call as {step, errno}: a CLONE_VM child leaves it in
+ * the parent's memory (the parent is suspended until the child execs or exits), a forked one writes
+ * it to a close-on-exec pipe. The failed child is reaped before os_spawn() returns: no zombie. */
 #include "posix.h"
 #include "sigchld.h"
 #include "stream.h"
