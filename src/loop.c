@@ -9,6 +9,7 @@
 
 int cp__loop_init(cp_loop *l) {
   l->timers = NULL;
+  l->timer_seq = 0;
   l->defer_head = l->defer_tail = NULL;
   l->refs = l->live = l->running = 0;
   return os_loop_new(&l->os);
@@ -20,29 +21,83 @@ void cp__loop_close(cp_loop *l) {
   l->timers = NULL;
 }
 
+/* ---- the timers' pairing heap ---- */
+
+static bool timer_before(const cp__timer *a, const cp__timer *b) {
+  return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+/* Two heaps (roots: no prev, no sibling) into one; returns its root. */
+static cp__timer *heap_meld(cp__timer *a, cp__timer *b) {
+  if (!a) return b;
+  if (!b) return a;
+  if (timer_before(b, a)) {
+    cp__timer *t = a;
+    a = b;
+    b = t;
+  }
+  b->prev = a;
+  b->sibling = a->child;
+  if (a->child) a->child->prev = b;
+  a->child = b;
+  return a;
+}
+
+/* The sibling list starting at first into one heap: meld pairs left to right, then the pairs right
+ * to left (the two-pass rule that gives the pairing heap its O(log n) amortized bound). */
+static cp__timer *heap_merge_pairs(cp__timer *first) {
+  cp__timer *pairs = NULL; /* the melded pairs, last one first, linked through sibling */
+  while (first) {
+    cp__timer *a = first, *b = first->sibling;
+    first = b ? b->sibling : NULL;
+    a->prev = a->sibling = NULL;
+    if (b) b->prev = b->sibling = NULL;
+    cp__timer *m = heap_meld(a, b);
+    m->sibling = pairs;
+    pairs = m;
+  }
+  cp__timer *root = NULL;
+  while (pairs) {
+    cp__timer *next = pairs->sibling;
+    pairs->sibling = NULL;
+    root = heap_meld(root, pairs);
+    pairs = next;
+  }
+  return root;
+}
+
+static void heap_remove(cp_loop *l, cp__timer *t) {
+  cp__timer *kids = heap_merge_pairs(t->child);
+  t->child = NULL;
+  if (t == l->timers) {
+    l->timers = kids;
+  } else {
+    if (t->prev->child == t)
+      t->prev->child = t->sibling;
+    else
+      t->prev->sibling = t->sibling;
+    if (t->sibling) t->sibling->prev = t->prev;
+    l->timers = heap_meld(l->timers, kids);
+  }
+  t->prev = t->sibling = NULL;
+}
+
 void cp__timer_stop(cp_loop *l, cp__timer *t) {
   if (!t->active) return;
-  for (cp__timer **pp = &l->timers; *pp; pp = &(*pp)->next) {
-    if (*pp == t) {
-      *pp = t->next;
-      break;
-    }
-  }
+  heap_remove(l, t);
   t->active = false;
-  t->next = NULL;
 }
 
 void cp__timer_start(cp_loop *l, cp__timer *t, uint64_t ms, cp__timer_cb cb, void *data) {
   cp__timer_stop(l, t);
   uint64_t now = os_now_ms();
   t->due = ms > UINT64_MAX - now ? UINT64_MAX : now + ms;
+  t->seq = l->timer_seq++;
   t->cb = cb;
   t->data = data;
   t->active = true;
-  cp__timer **pp = &l->timers;
-  while (*pp && (*pp)->due <= t->due) pp = &(*pp)->next;
-  t->next = *pp;
-  *pp = t;
+  t->child = t->sibling = t->prev = NULL;
+  l->timers = heap_meld(l->timers, t);
 }
 
 void cp__defer_queue(cp_loop *l, cp__defer *d, void (*cb)(cp__defer *d), void *data) {
@@ -114,8 +169,7 @@ int cp__loop_run_once(cp_loop *l, bool block) {
   uint64_t now = os_now_ms();
   while (l->timers && l->timers->due <= now) {
     cp__timer *t = l->timers;
-    l->timers = t->next;
-    t->next = NULL;
+    heap_remove(l, t);
     t->active = false;
     t->cb(t);
   }

@@ -11,11 +11,17 @@
 typedef struct cp__timer cp__timer;
 typedef void (*cp__timer_cb)(cp__timer *t);
 
+/* Active timers form a pairing heap ordered by (due, seq): starting, stopping and firing cost
+ * O(log n) amortized, however many timers (child timeouts, pool task timeouts) are active, and
+ * timers due at the same millisecond fire in the order they were started. */
 struct cp__timer {
   uint64_t due; /* os_now_ms() time it fires at */
+  uint64_t seq; /* start order, for ties */
   cp__timer_cb cb;
   void *data;
-  cp__timer *next; /* in the loop's list, sorted by due */
+  cp__timer *child;   /* first child in the heap */
+  cp__timer *sibling; /* next sibling */
+  cp__timer *prev;    /* previous sibling, or the parent for a first child; NULL for the root */
   bool active;
 };
 
@@ -31,7 +37,8 @@ struct cp__defer {
 
 struct cp_loop {
   os_loop *os;
-  cp__timer *timers;
+  cp__timer *timers; /* the heap's root: the next timer due */
+  uint64_t timer_seq;
   cp__defer *defer_head, *defer_tail;
   int refs; /* referenced children and channels not yet closed */
   int live; /* children and channels not yet freed (cp_loop_free refuses while > 0) */

@@ -1,4 +1,4 @@
-/* timer.c - the public timers (setTimeout/setInterval) on the loop's timer list. */
+/* timer.c - the public timers (setTimeout/setInterval) on the loop's timer heap. */
 #include "internal.h"
 #include "loop.h"
 

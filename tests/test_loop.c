@@ -3,6 +3,8 @@
  * loop from outside. The child programs are workers of this same test executable. */
 #include <childproc.h>
 
+#include "cptest.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +213,76 @@ static void timers_fire_repeat_and_keep_the_loop_alive(void **state) {
   cp_timer_free(once);
   cp_timer_free(repeat);
   cp_timer_free(NULL);
+  assert_int_equal(cp_loop_free(loop), 0);
+}
+
+/* Many timers at once: they fire in due order (ties in start order), a stopped one never fires, and
+ * one stopped or restarted from another's callback is taken out of (or moved in) the heap. */
+#define MANY_TIMERS 600
+typedef struct order_state {
+  cp_timer *t[MANY_TIMERS];
+  uint64_t ms[MANY_TIMERS];
+  int fired_order[MANY_TIMERS];
+  int nfired;
+  int fired_count[MANY_TIMERS];
+} order_state;
+
+static order_state *order_of;
+
+static void on_ordered(cp_timer *t, void *ud) {
+  order_state *s = order_of;
+  int i = (int)(intptr_t)ud;
+  (void)t;
+  s->fired_order[s->nfired++] = i;
+  s->fired_count[i]++;
+  /* every 10th fired timer stops the next one by index (if still pending) and restarts the one
+   * after it further out: both are somewhere inside the heap, rarely at its root */
+  if (i % 10 == 0 && i + 2 < MANY_TIMERS) {
+    if (!s->fired_count[i + 1] && s->ms[i + 1] != UINT64_MAX) {
+      cp_timer_stop(s->t[i + 1]);
+      s->ms[i + 1] = UINT64_MAX; /* must never fire */
+    }
+    if (!s->fired_count[i + 2] && s->ms[i + 2] != UINT64_MAX) {
+      s->ms[i + 2] += 1000; /* marks it restarted: it fires once, 40 ms from now */
+      cp_timer_start(s->t[i + 2], 40, 0, on_ordered, (void *)(intptr_t)(i + 2));
+    }
+  }
+}
+
+static void timers_fire_in_due_order_and_stopped_ones_never_fire(void **state) {
+  (void)state;
+  static order_state s;
+  memset(&s, 0, sizeof s);
+  order_of = &s;
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  uint64_t t0 = cptest_now_ms();
+  for (int i = 0; i < MANY_TIMERS; i++) {
+    assert_int_equal(cp_timer_new(loop, &s.t[i]), 0);
+    s.ms[i] = (uint64_t)((i * 7919) % 31); /* 0..30 ms, scattered */
+    assert_int_equal(cp_timer_start(s.t[i], s.ms[i], 0, on_ordered, (void *)(intptr_t)i), 0);
+  }
+  uint64_t drift = cptest_now_ms() - t0 + 1; /* how far apart the starts were */
+  /* stop pairs, the later-started first: its neighbour in the heap's lists is the one stopped next */
+  for (int i = 3; i + 1 < MANY_TIMERS; i += 6) {
+    assert_int_equal(cp_timer_stop(s.t[i + 1]), 0);
+    assert_int_equal(cp_timer_stop(s.t[i]), 0);
+    s.ms[i] = s.ms[i + 1] = UINT64_MAX;
+  }
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  for (int i = 0; i < MANY_TIMERS; i++) {
+    assert_int_equal(s.fired_count[i], s.ms[i] == UINT64_MAX ? 0 : 1);
+    cp_timer_free(s.t[i]);
+  }
+  /* Order: a timer that fired before another was due no later (up to the start drift), and among
+   * timers started together with equal timeouts the first started fired first. Restarted ones
+   * (ms >= 1000 here) fired after every timer of the first round that was due before them. */
+  for (int k = 1; k < s.nfired; k++) {
+    int a = s.fired_order[k - 1], b = s.fired_order[k];
+    if (s.ms[a] >= 1000 || s.ms[b] >= 1000) continue;
+    assert_true(s.ms[a] <= s.ms[b] + drift);
+    if (s.ms[a] == s.ms[b] && drift == 1) assert_true(a < b);
+  }
   assert_int_equal(cp_loop_free(loop), 0);
 }
 
@@ -523,6 +595,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(free_before_close_still_reaps),
       cmocka_unit_test(external_loop_drives_with_fd_and_nowait),
       cmocka_unit_test(timers_fire_repeat_and_keep_the_loop_alive),
+      cmocka_unit_test(timers_fire_in_due_order_and_stopped_ones_never_fire),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
