@@ -137,8 +137,9 @@ bool os_handle_valid(cp_os_handle h);
 /* ---- environment, shell, signals -------------------------------------------------------------- */
 
 /* A copy of the parent's environment as a NULL-terminated array of UTF-8 "NAME=VALUE" strings;
- * free it with cp__strv_free(). */
+ * free it with os_environ_free(). */
 int os_environ_get(char ***out);
+void os_environ_free(char **env);
 
 /* Whether two variable names are the same variable here (case-insensitive on Windows). */
 bool os_env_name_eq(const char *a, size_t alen, const char *b, size_t blen);

@@ -239,7 +239,7 @@ int cp__prepare(cp__prepared *p, const char *file, const char *const *args, cons
 void cp__prepared_free(cp__prepared *p) {
   free(p->argv);
   if (p->envp_owned) free(p->envp);
-  if (p->parent_env) cp__strv_free(p->parent_env);
+  if (p->parent_env) os_environ_free(p->parent_env);
   free(p->command);
   free(p->shell_owned);
   memset(p, 0, sizeof *p);

@@ -13,21 +13,35 @@
 
 extern char **environ;
 
+/* One allocation: the pointer array, then the strings. If another thread changes the environment
+ * between the sizing pass and the copy (which POSIX leaves undefined anyway), the copy never
+ * overruns the block: it starts again, a few times, then gives up with CP_EAGAIN. */
 int os_environ_get(char ***out) {
-  size_t n = 0;
-  while (environ && environ[n]) n++;
-  char **copy = calloc(n + 1, sizeof *copy);
-  if (!copy) return CP_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    copy[i] = cp__strdup(environ[i]);
-    if (!copy[i]) {
-      cp__strv_free(copy);
-      return CP_ENOMEM;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    size_t n = 0, bytes = 0;
+    while (environ && environ[n]) bytes += strlen(environ[n++]) + 1;
+    char **copy = malloc((n + 1) * sizeof *copy + bytes);
+    if (!copy) return CP_ENOMEM;
+    char *w = (char *)(copy + n + 1), *end = w + bytes;
+    size_t i = 0;
+    for (; i < n && environ && environ[i]; i++) {
+      size_t len = strlen(environ[i]) + 1;
+      if (len > (size_t)(end - w)) break;
+      memcpy(w, environ[i], len);
+      copy[i] = w;
+      w += len;
     }
+    if (i == n) {
+      copy[n] = NULL;
+      *out = copy;
+      return 0;
+    }
+    free(copy);
   }
-  *out = copy;
-  return 0;
+  return CP_EAGAIN;
 }
+
+void os_environ_free(char **env) { free(env); }
 
 bool os_env_name_eq(const char *a, size_t alen, const char *b, size_t blen) {
   return alen == blen && memcmp(a, b, alen) == 0;

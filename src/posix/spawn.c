@@ -198,7 +198,14 @@ CHILD_CODE static int child_main(void *arg) {
   }
   for (int i = 0; i < 3; i++) {
     if (fds[i] == i) {
-      if (fcntl(i, F_SETFD, 0) < 0) child_fail(a, errfd, STEP_DUP2);
+      if (fcntl(i, F_SETFD, 0) < 0) {
+        /* Inherited from a parent that has no such stream: the null device, never a closed stream.
+         * (The library keeps its own descriptors off 0..2, so an open i is the parent's own; every
+         * lower slot is filled by now, so the lowest free number open() returns is i.) */
+        int n = errno == EBADF ? open("/dev/null", O_RDWR) : -1;
+        if (n < 0) child_fail(a, errfd, STEP_DUP2);
+        if (n != i && (dup2(n, i) < 0 || close(n) < 0)) child_fail(a, errfd, STEP_DUP2);
+      }
     } else if (dup2(fds[i], i) < 0) {
       child_fail(a, errfd, STEP_DUP2);
     }
@@ -540,8 +547,6 @@ static int report_child_error(const child_report *r, const char *path, const cha
   return cp__error_set(err, code, r->err, sc, r->step == STEP_EXECVE ? path : NULL);
 }
 
-static int fd_is_open(int fd) { return fcntl(fd, F_GETFD) >= 0; }
-
 int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *data, os_proc **proc,
              os_stream *pipes[3], os_stream **channel, cp_error *err) {
   int child_fds[3] = {-1, -1, -1}, parent_fds[3] = {-1, -1, -1}, owned[3] = {-1, -1, -1};
@@ -570,12 +575,6 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   rc = search_path(req->file, req->path_env, req->cwd, &path, err);
   if (rc) return rc;
 
-  /* Which of our own 0..2 an inherited slot can use: looked at before this call creates any
-   * descriptor, which would otherwise take a closed stdio number and be mistaken for it. */
-  bool inherit_open[3];
-  for (int i = 0; i < 3; i++)
-    inherit_open[i] = req->stdio[i].kind == CP_STDIO_INHERIT && fd_is_open(i);
-
   for (int i = 0; i < 3; i++) {
     switch (req->stdio[i].kind) {
     case CP_STDIO_PIPE: {
@@ -590,13 +589,10 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
       fcntl(parent_end, F_SETFL, fcntl(parent_end, F_GETFL) | O_NONBLOCK);
       break;
     }
-    case CP_STDIO_INHERIT:
+    case CP_STDIO_INHERIT: /* the child puts the null device there if we have no such stream */
+      child_fds[i] = i;
+      break;
     case CP_STDIO_IGNORE:
-      if (inherit_open[i]) {
-        child_fds[i] = i;
-        break;
-      }
-      /* ignored, or inherited from a parent that has no such stream: the null device */
       owned[i] = posix_fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
       if (owned[i] < 0) {
         rc = cp__error_set(err, posix_error(errno), errno, "open", "/dev/null");

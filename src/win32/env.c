@@ -9,6 +9,8 @@
 /* Our environment from GetEnvironmentStringsW(), as UTF-8. The "=C:=C:\dir" entries Windows keeps
  * for the per-drive current directories are kept too: cmd.exe and the C runtime pass them on to
  * children the same way. */
+void os_environ_free(char **env) { cp__strv_free(env); }
+
 int os_environ_get(char ***out) {
   *out = NULL;
   wchar_t *block = GetEnvironmentStringsW();
