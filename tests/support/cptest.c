@@ -167,7 +167,12 @@ bool cptest_buf_eq(const cp_buffer *b, const char *s) {
 
 uint64_t cptest_now_ms(void) {
 #ifdef _WIN32
-  return (uint64_t)GetTickCount64();
+  /* the library's own clock (src/win32/loop.c): GetTickCount64 ticks in 15.6 ms steps on Windows */
+  LARGE_INTEGER now, freq;
+  if (!QueryPerformanceFrequency(&freq) || !freq.QuadPart || !QueryPerformanceCounter(&now))
+    return (uint64_t)GetTickCount64();
+  uint64_t c = (uint64_t)now.QuadPart, f = (uint64_t)freq.QuadPart;
+  return c / f * 1000u + c % f * 1000u / f;
 #else
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
