@@ -36,6 +36,7 @@
  *                     then sleeps WAIT ms (default 0) and exits 0 without waiting for the grandchild.
  *   ready-sleep MS [TREE]  prints "ready <own pid>", and with TREE also starts a grandchild as
  *                     spawn-sleeper does and prints " <its pid>", then "\n", and sleeps MS.
+ *   show              Windows: prints "<1 if STARTF_USESHOWWINDOW> <wShowWindow>\n" of its STARTUPINFO.
  *   ids               POSIX: prints "<pid> <process group> <session>\n". Windows: "<pid> 0 0\n".
  * Status 2 (and a usage line on stderr) for a missing or unknown mode; 4 when a write fails.
  */
@@ -223,6 +224,16 @@ static int print_ids(void) {
   return 0;
 }
 
+/* How it was asked to show its window: "<STARTF_USESHOWWINDOW set: 0/1> <wShowWindow>". */
+static int print_show(void) {
+  STARTUPINFOW si;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  GetStartupInfoW(&si);
+  printf("%d %u\n", (si.dwFlags & STARTF_USESHOWWINDOW) ? 1 : 0, (unsigned)si.wShowWindow);
+  return 0;
+}
+
 static int spawn_sleeper(const char *ms) {
   wchar_t self[32768];
   DWORD n = GetModuleFileNameW(NULL, self, 32768);
@@ -373,6 +384,8 @@ static int print_ids(void) {
   return 0;
 }
 
+static int print_show(void) { return usage(); } /* a Windows notion */
+
 static int spawn_sleeper(const char *ms) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -481,6 +494,7 @@ static int run(int argc, char **argv) {
     return 0;
   }
   if (strcmp(mode, "ids") == 0) return print_ids();
+  if (strcmp(mode, "show") == 0) return print_show();
   return usage();
 }
 

@@ -339,6 +339,23 @@ static void verbatim_arguments_are_not_quoted(void **state) {
   cp_result_free(&r);
 }
 
+/* windows_hide: the child is told SW_HIDE (and gets no console window); without it, SW_SHOWDEFAULT. */
+static void windows_hide_starts_the_child_hidden(void **state) {
+  (void)state;
+  const char *args[] = {"show", NULL};
+  cp_options o = {.windows_hide = true};
+  cp_result r;
+  cptest_assert_rc(cptest_run(args, &o, &r), &r, CP_OK);
+  char want[32];
+  snprintf(want, sizeof want, "1 %u\n", (unsigned)SW_HIDE);
+  assert_true(cptest_buf_eq(&r.out, want));
+  cp_result_free(&r);
+  cptest_assert_rc(cptest_run(args, NULL, &r), &r, CP_OK);
+  snprintf(want, sizeof want, "1 %u\n", (unsigned)SW_SHOWDEFAULT);
+  assert_true(cptest_buf_eq(&r.out, want));
+  cp_result_free(&r);
+}
+
 /* A text file named .exe is not a program: ENOEXEC from CreateProcessW, with the path. */
 static void text_file_named_exe_is_enoexec(void **state) {
   (void)state;
@@ -369,6 +386,7 @@ int main(void) {
       cmocka_unit_test(kill_tree_reaches_the_grandchild),
       cmocka_unit_test(uid_and_gid_are_enotsup),
       cmocka_unit_test(verbatim_arguments_are_not_quoted),
+      cmocka_unit_test(windows_hide_starts_the_child_hidden),
       cmocka_unit_test(text_file_named_exe_is_enoexec),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
