@@ -37,6 +37,7 @@
  *   ready-sleep MS [TREE]  prints "ready <own pid>", and with TREE also starts a grandchild as
  *                     spawn-sleeper does and prints " <its pid>", then "\n", and sleeps MS.
  *   show              Windows: prints "<1 if STARTF_USESHOWWINDOW> <wShowWindow>\n" of its STARTUPINFO.
+ *   ignore-ctrlc-sleep MS  Windows: ignores Ctrl-C, prints "ready <pid>\n", sleeps MS.
  *   ids               POSIX: prints "<pid> <process group> <session>\n". Windows: "<pid> 0 0\n".
  * Status 2 (and a usage line on stderr) for a missing or unknown mode; 4 when a write fails.
  */
@@ -224,6 +225,15 @@ static int print_ids(void) {
   return 0;
 }
 
+/* Ignores Ctrl-C from now on (so only whoever forwards it can end us), says "ready <pid>", sleeps. */
+static int ignore_ctrlc_sleep(const char *ms) {
+  if (!SetConsoleCtrlHandler(NULL, TRUE)) return 4;
+  printf("ready %lu\n", (unsigned long)GetCurrentProcessId());
+  fflush(stdout);
+  Sleep((DWORD)strtoul(ms, NULL, 10));
+  return 0;
+}
+
 /* How it was asked to show its window: "<STARTF_USESHOWWINDOW set: 0/1> <wShowWindow>". */
 static int print_show(void) {
   STARTUPINFOW si;
@@ -385,6 +395,7 @@ static int print_ids(void) {
 }
 
 static int print_show(void) { return usage(); } /* a Windows notion */
+static int ignore_ctrlc_sleep(const char *ms) { (void)ms; return usage(); } /* a Windows notion */
 
 static int spawn_sleeper(const char *ms) {
   char self[PATH_MAX];
@@ -495,6 +506,7 @@ static int run(int argc, char **argv) {
   }
   if (strcmp(mode, "ids") == 0) return print_ids();
   if (strcmp(mode, "show") == 0) return print_show();
+  if (strcmp(mode, "ignore-ctrlc-sleep") == 0) return a ? ignore_ctrlc_sleep(a) : usage();
   return usage();
 }
 
