@@ -48,11 +48,7 @@ typedef struct cprun_run {
 static void on_out(cp_child *c, const char *d, size_t n, void *ud) {
   (void)c;
   cprun_run *r = ud;
-  if (n && r->len + n < sizeof r->out) {
-    memcpy(r->out + r->len, d, n);
-    r->len += n;
-    r->out[r->len] = '\0';
-  }
+  cptest_append(r->out, sizeof r->out, &r->len, d, n);
 }
 
 static void on_close(cp_child *c, int64_t status, int sig, void *ud) {

@@ -4,6 +4,8 @@
  * SIGTERM. Processes are watched through pidfds: waiting is on events, not sleeps. */
 #include <childproc.h>
 
+#include "cptest.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -90,20 +92,10 @@ typedef struct run {
   cp_child *child;
 } run;
 
-static int count_lines(const char *s) {
-  int n = 0;
-  for (; *s; s++) n += *s == '\n';
-  return n;
-}
-
 static void on_out(cp_child *c, const char *d, size_t n, void *ud) {
   (void)c;
   run *r = ud;
-  if (n && r->len + n < sizeof r->out) {
-    memcpy(r->out + r->len, d, n);
-    r->len += n;
-    r->out[r->len] = '\0';
-  }
+  cptest_append(r->out, sizeof r->out, &r->len, d, n);
 }
 
 /* Starts a worker, runs the loop until it printed want_lines lines; returns its loop. */
@@ -113,7 +105,7 @@ static cp_loop *start_worker(const char *name, run *r) {
   cp_child_events ev = {.on_stdout = on_out};
   cp_options o = {.silent = true};
   assert_int_equal(cp_fork_worker(loop, name, NULL, &o, &ev, r, &r->child), 0);
-  while (count_lines(r->out) < r->want_lines) assert_int_equal(cp_loop_run(loop, CP_RUN_ONCE), 1);
+  while (cptest_count_lines(r->out) < r->want_lines) assert_int_equal(cp_loop_run(loop, CP_RUN_ONCE), 1);
   return loop;
 }
 

@@ -165,6 +165,19 @@ bool cptest_buf_eq(const cp_buffer *b, const char *s) {
   return false;
 }
 
+void cptest_append(char *buf, size_t cap, size_t *len, const char *d, size_t n) {
+  if (!n || *len + n >= cap) return;
+  memcpy(buf + *len, d, n);
+  *len += n;
+  buf[*len] = '\0';
+}
+
+int cptest_count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '\n';
+  return n;
+}
+
 uint64_t cptest_now_ms(void) {
 #ifdef _WIN32
   /* the library's own clock (src/win32/loop.c): GetTickCount64 ticks in 15.6 ms steps on Windows */

@@ -124,6 +124,13 @@ bool cptest_process_gone(int64_t pid, int wait_ms);
 /* Forcibly ends process `pid` (cleanup after a test that expected it gone). */
 void cptest_kill_pid(int64_t pid);
 
+/* Appends n bytes of d to the text buf[*len] of capacity cap, keeping it NUL-terminated; what does
+ * not fit is dropped (the tests' stdout collectors: a few short lines). */
+void cptest_append(char *buf, size_t cap, size_t *len, const char *d, size_t n);
+
+/* How many '\n' s holds. */
+int cptest_count_lines(const char *s);
+
 /* Milliseconds of a monotonic clock. */
 uint64_t cptest_now_ms(void);
 

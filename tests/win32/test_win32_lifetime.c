@@ -102,20 +102,10 @@ typedef struct run {
   int64_t status;
 } run;
 
-static int count_lines(const char *s) {
-  int n = 0;
-  for (; *s; s++) n += *s == '\n';
-  return n;
-}
-
 static void on_out(cp_child *c, const char *d, size_t n, void *ud) {
   (void)c;
   run *r = ud;
-  if (n && r->len + n < sizeof r->out) {
-    memcpy(r->out + r->len, d, n);
-    r->len += n;
-    r->out[r->len] = '\0';
-  }
+  cptest_append(r->out, sizeof r->out, &r->len, d, n);
 }
 
 static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
@@ -126,8 +116,8 @@ static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
 }
 
 static void wait_lines(run *r, int lines) {
-  while (count_lines(r->out) < lines && !r->closed) assert_int_equal(cp_loop_run(r->loop, CP_RUN_ONCE), 1);
-  assert_true(count_lines(r->out) >= lines);
+  while (cptest_count_lines(r->out) < lines && !r->closed) assert_int_equal(cp_loop_run(r->loop, CP_RUN_ONCE), 1);
+  assert_true(cptest_count_lines(r->out) >= lines);
 }
 
 /* Starts a worker of this executable; runs the loop until its stdout holds `lines` lines. */
