@@ -3,6 +3,8 @@
  * bad input. The test binary is its own child: main() hands over to cp_worker_main() first. */
 #include <childproc.h>
 
+#include "cptest.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,18 +17,7 @@
 
 /* ---- workers (run in the child process) ------------------------------------------------------ */
 
-/* echo: sends every message back unchanged. */
-static void echo_on_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
-  (void)ud;
-  cp_channel_send(ch, msg, len, NULL, NULL);
-}
-
-static int worker_echo(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
-  (void)loop, (void)argc, (void)argv, (void)ud;
-  cp_channel_events ev = {.on_message = echo_on_message};
-  cp_channel_set_events(ch, &ev, NULL);
-  return 0;
-}
+/* echo: sends every message back unchanged (cptest_worker_echo). */
 
 /* burst N: sends {"i":0} ... {"i":N-1}, then disconnects itself. */
 static int worker_burst(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
@@ -50,7 +41,7 @@ static int worker_hello_bye(cp_loop *loop, cp_channel *ch, int argc, char **argv
 }
 
 static const cp_worker_def workers[] = {
-    {"echo", worker_echo, NULL},
+    {"echo", cptest_worker_echo, NULL},
     {"burst", worker_burst, NULL},
     {"hello-bye", worker_hello_bye, NULL},
 };

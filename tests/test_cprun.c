@@ -212,20 +212,9 @@ static const jval *jget(const jval *obj, const char *key) {
  * Running cprun
  * ------------------------------------------------------------------------------------------ */
 
-static char *tmpdir;
-
 static int setup(void **state) {
-  (void)state;
-  tmpdir = cptest_mkdtemp();
   cptest_setenv("CPRUN_TEST_INHERITED", "from-the-test");
-  return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  cptest_rmtree(tmpdir);
-  free(tmpdir);
-  return 0;
+  return cptest_tmpdir_setup(state);
 }
 
 #define MAX_ARGS 32
@@ -367,7 +356,7 @@ static void strip_cr(char *s) {
 }
 
 static char *tmpfile_with(const char *name, const void *data, size_t len, int mode) {
-  char *path = cptest_join(tmpdir, name);
+  char *path = cptest_join(cptest_tmpdir, name);
   assert_non_null(path);
   assert_int_equal(cptest_write_file(path, data, len, mode), 0);
   return path;
@@ -505,7 +494,7 @@ static void missing_program_json_error(void **state) {
 
 static void missing_program_path_exits_127(void **state) {
   (void)state;
-  char *path = cptest_join(tmpdir, "no-such-program" CPTEST_EXE);
+  char *path = cptest_join(cptest_tmpdir, "no-such-program" CPTEST_EXE);
   const char *args[] = {"--", path, NULL};
   cp_result r;
   assert_int_equal(run_cprun(args, &r), 127);
@@ -554,7 +543,7 @@ static void directory_as_program_exits_126_posix(void **state) {
 #ifdef _WIN32
   CPTEST_SKIP("POSIX only: a directory named as the program is EACCES from execve");
 #else
-  const char *args[] = {"--", tmpdir, NULL};
+  const char *args[] = {"--", cptest_tmpdir, NULL};
   cp_result r;
   assert_int_equal(run_cprun(args, &r), 126);
   cp_result_free(&r);
@@ -563,7 +552,7 @@ static void directory_as_program_exits_126_posix(void **state) {
 
 static void missing_cwd_exits_125_not_127(void **state) {
   (void)state;
-  char *dir = cptest_join(tmpdir, "no-such-dir");
+  char *dir = cptest_join(cptest_tmpdir, "no-such-dir");
   const char *args[] = {"--json", "--cwd", dir, "--", "HELPER", "cwd", NULL};
   json_run jr;
   run_json(args, &jr);
@@ -661,7 +650,7 @@ static void shell_and_program_together_is_a_usage_error(void **state) {
 
 static void unreadable_input_exits_125(void **state) {
   (void)state;
-  char *path = cptest_join(tmpdir, "no-such-input");
+  char *path = cptest_join(cptest_tmpdir, "no-such-input");
   const char *args[] = {"--input", path, "--", "HELPER", "out", "5", NULL};
   assert_usage_error(args);
   free(path);
@@ -997,11 +986,11 @@ static void clear_env_gives_only_the_env_entries(void **state) {
 
 static void cwd_sets_the_working_directory(void **state) {
   (void)state;
-  const char *args[] = {"--json", "--cwd", tmpdir, "--", "HELPER", "cwd", NULL};
+  const char *args[] = {"--json", "--cwd", cptest_tmpdir, "--", "HELPER", "cwd", NULL};
   json_run jr;
   run_json(args, &jr);
   assert_int_equal(jr.status, 0);
-  assert_string_equal(jstr(&jr, "stdout"), tmpdir);
+  assert_string_equal(jstr(&jr, "stdout"), cptest_tmpdir);
   json_run_free(&jr);
 
   const char *eq_form[] = {"--cwd=", NULL}; /* empty: refused */
@@ -1034,7 +1023,7 @@ static void shell_sees_env_and_cwd(void **state) {
 #else
   const char *command = "echo $CPRUN_SH";
 #endif
-  const char *args[] = {"--json", "--env", "CPRUN_SH=shell-var", "--cwd", tmpdir, "--shell", command, NULL};
+  const char *args[] = {"--json", "--env", "CPRUN_SH=shell-var", "--cwd", cptest_tmpdir, "--shell", command, NULL};
   json_run jr;
   run_json(args, &jr);
   char *out = jget(&jr.rec, "stdout")->s;
@@ -1243,5 +1232,5 @@ int main(void) {
       cmocka_unit_test(kill_signal_ends_a_child_that_ignores_sigterm_posix),
       cmocka_unit_test(timeout_kill_signal_is_reported_posix),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, cptest_tmpdir_teardown);
 }

@@ -12,21 +12,10 @@
 #define strncasecmp_ strncasecmp
 #endif
 
-static char *tmpdir;
-
 static int setup(void **state) {
-  (void)state;
-  tmpdir = cptest_mkdtemp();
   cptest_setenv("CPTEST_INHERITED", "yes");
   cptest_setenv("CPTEST_KEPT", "kept");
-  return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  cptest_rmtree(tmpdir);
-  free(tmpdir);
-  return 0;
+  return cptest_tmpdir_setup(state);
 }
 
 /* Runs "cp-testchild env NAME" with o; returns the value (a new string) or NULL if unset. */
@@ -294,17 +283,17 @@ static bool same_path(const cp_buffer *b, const char *expect) {
 static void cwd_option_sets_the_child_directory(void **state) {
   (void)state;
   const char *args[] = {"cwd", NULL};
-  cp_options o = {.cwd = tmpdir};
+  cp_options o = {.cwd = cptest_tmpdir};
   cp_result r;
   cptest_assert_rc(cptest_run(args, &o, &r), &r, CP_OK);
   assert_int_equal(r.status, 0);
-  assert_true(same_path(&r.out, tmpdir));
+  assert_true(same_path(&r.out, cptest_tmpdir));
   cp_result_free(&r);
 }
 
 static void cwd_unicode_directory(void **state) {
   (void)state;
-  char *dir = cptest_join(tmpdir, "dir \xc3\xbc\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x89");
+  char *dir = cptest_join(cptest_tmpdir, "dir \xc3\xbc\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x89");
   assert_int_equal(cptest_mkdir(dir), 0);
   const char *args[] = {"cwd", NULL};
   cp_options o = {.cwd = dir};
@@ -335,24 +324,24 @@ static void cwd_null_is_the_parents(void **state) {
 
 static void cwd_relative_program_with_dir_part_resolves_against_cwd(void **state) {
   (void)state;
-  char *sub = cptest_join(tmpdir, "rel");
+  char *sub = cptest_join(cptest_tmpdir, "rel");
   assert_int_equal(cptest_mkdir(sub), 0);
   char *prog = cptest_join(sub, "cp-testchild" CPTEST_EXE);
   assert_int_equal(cptest_copy_file(cptest_helper(), prog), 0);
   const char *args[] = {"cwd", NULL};
-  cp_options o = {.cwd = tmpdir};
+  cp_options o = {.cwd = cptest_tmpdir};
   cp_result r;
   cptest_assert_rc(cp_spawn_sync("rel" CPTEST_SEP "cp-testchild" CPTEST_EXE, args, &o, &r), &r, CP_OK);
   assert_int_equal(r.status, 0);
-  assert_true(same_path(&r.out, tmpdir));
+  assert_true(same_path(&r.out, cptest_tmpdir));
   cp_result_free(&r);
   free(prog);
   free(sub);
 }
 
-/* Makes tmpdir/<dirname>/cptest-onpath, a copy of the helper under a name found nowhere else. */
+/* Makes cptest_tmpdir/<dirname>/cptest-onpath, a copy of the helper under a name found nowhere else. */
 static char *make_path_dir(const char *dirname) {
-  char *dir = cptest_join(tmpdir, dirname);
+  char *dir = cptest_join(cptest_tmpdir, dirname);
   assert_int_equal(cptest_mkdir(dir), 0);
   char *prog = cptest_join(dir, "cptest-onpath" CPTEST_EXE);
   assert_int_equal(cptest_copy_file(cptest_helper(), prog), 0);
@@ -427,5 +416,5 @@ int main(void) {
       cmocka_unit_test(path_search_ignores_the_parents_path_when_the_child_has_one),
       cmocka_unit_test(path_search_program_missing_from_path),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, setup, cptest_tmpdir_teardown);
 }

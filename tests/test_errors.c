@@ -10,21 +10,6 @@
 #include <unistd.h>
 #endif
 
-static char *tmpdir;
-
-static int setup(void **state) {
-  (void)state;
-  tmpdir = cptest_mkdtemp();
-  return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  cptest_rmtree(tmpdir);
-  free(tmpdir);
-  return 0;
-}
-
 /* What every failure to start has in common: the code in the result, no child, a message. */
 static void assert_not_started(const cp_result *r, int code) {
   assert_int_equal(r->error.code, code);
@@ -54,7 +39,7 @@ static void errors_enoent_program_not_on_path(void **state) {
 
 static void errors_enoent_program_path_missing(void **state) {
   (void)state;
-  char *prog = cptest_join(tmpdir, "missing" CPTEST_EXE);
+  char *prog = cptest_join(cptest_tmpdir, "missing" CPTEST_EXE);
   cp_result r;
   cptest_assert_rc(cp_spawn_sync(prog, exit0, NULL, &r), &r, CP_ENOENT);
   assert_not_started(&r, CP_ENOENT);
@@ -74,7 +59,7 @@ static void errors_exec_file_enoent_is_not_childfailed(void **state) {
 
 static void errors_exec_with_a_missing_shell(void **state) {
   (void)state;
-  char *shell = cptest_join(tmpdir, "no-such-shell" CPTEST_EXE);
+  char *shell = cptest_join(cptest_tmpdir, "no-such-shell" CPTEST_EXE);
   cp_options o = {.shell = shell};
   cp_result r;
   cptest_assert_rc(cp_exec_sync("echo hi", &o, &r), &r, CP_ENOENT);
@@ -88,7 +73,7 @@ static void errors_eacces_file_not_executable_posix(void **state) {
 #ifdef _WIN32
   CPTEST_SKIP("POSIX only: Windows has no execute permission bit");
 #else
-  char *prog = cptest_join(tmpdir, "not-executable");
+  char *prog = cptest_join(cptest_tmpdir, "not-executable");
   assert_int_equal(cptest_write_file(prog, "#!/bin/sh\nexit 0\n", 17, 0644), 0);
   cp_result r;
   cptest_assert_rc(cp_spawn_sync(prog, exit0, NULL, &r), &r, CP_EACCES);
@@ -103,10 +88,10 @@ static void errors_eacces_file_not_executable_posix(void **state) {
 static void errors_eacces_program_is_a_directory(void **state) {
   (void)state;
   cp_result r;
-  cptest_assert_rc(cp_spawn_sync(tmpdir, exit0, NULL, &r), &r, CP_EACCES);
+  cptest_assert_rc(cp_spawn_sync(cptest_tmpdir, exit0, NULL, &r), &r, CP_EACCES);
   assert_not_started(&r, CP_EACCES);
   assert_non_null(r.error.path);
-  assert_string_equal(r.error.path, tmpdir);
+  assert_string_equal(r.error.path, cptest_tmpdir);
   cp_result_free(&r);
 }
 
@@ -115,7 +100,7 @@ static void errors_enotdir_path_through_a_file_posix(void **state) {
 #ifdef _WIN32
   CPTEST_SKIP("POSIX only: Windows reports a file used as a directory as a missing path (ENOENT)");
 #else
-  char *file = cptest_join(tmpdir, "plain-file");
+  char *file = cptest_join(cptest_tmpdir, "plain-file");
   assert_int_equal(cptest_write_file(file, "x", 1, 0644), 0);
   char *prog = cptest_join(file, "prog");
   cp_result r;
@@ -134,7 +119,7 @@ static void errors_enoexec_script_without_shebang_posix(void **state) {
 #ifdef _WIN32
   CPTEST_SKIP("POSIX only: a script without #! is a POSIX notion");
 #else
-  char *prog = cptest_join(tmpdir, "no-shebang");
+  char *prog = cptest_join(cptest_tmpdir, "no-shebang");
   assert_int_equal(cptest_write_file(prog, "echo hi\n", 8, 0755), 0);
   cp_result r;
   cptest_assert_rc(cp_spawn_sync(prog, exit0, NULL, &r), &r, CP_ENOEXEC);
@@ -148,7 +133,7 @@ static void errors_enoexec_script_without_shebang_posix(void **state) {
 
 static void errors_cwd_missing(void **state) {
   (void)state;
-  char *cwd = cptest_join(tmpdir, "no-such-dir");
+  char *cwd = cptest_join(cptest_tmpdir, "no-such-dir");
   cp_options o = {.cwd = cwd};
   cp_result r;
   cptest_assert_rc(cptest_run(exit0, &o, &r), &r, CP_ENOENT);
@@ -167,7 +152,7 @@ static void errors_cwd_is_a_file_posix(void **state) {
 #ifdef _WIN32
   CPTEST_SKIP("POSIX only: CreateProcessW reports a file as cwd as ERROR_DIRECTORY, with no errno twin");
 #else
-  char *file = cptest_join(tmpdir, "cwd-file");
+  char *file = cptest_join(cptest_tmpdir, "cwd-file");
   assert_int_equal(cptest_write_file(file, "x", 1, 0644), 0);
   cp_options o = {.cwd = file};
   cp_result r;
@@ -318,7 +303,7 @@ static void errors_input_needs_a_stdin_pipe(void **state) {
 
 static void errors_stdio_fd_closed_is_ebadf(void **state) {
   (void)state;
-  char *path = cptest_join(tmpdir, "closed-fd");
+  char *path = cptest_join(cptest_tmpdir, "closed-fd");
   cp_os_handle h = cptest_open_handle(path, true);
   assert_true(h != CP_INVALID_HANDLE);
   cptest_close_handle(h);
@@ -570,5 +555,5 @@ int main(void) {
       cmocka_unit_test(result_free_is_safe_twice_and_on_a_zeroed_result),
       cmocka_unit_test(version_matches_the_header),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
 }

@@ -5,21 +5,6 @@
 
 #include <ctype.h>
 
-static char *tmpdir;
-
-static int setup(void **state) {
-  (void)state;
-  tmpdir = cptest_mkdtemp();
-  return tmpdir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  cptest_rmtree(tmpdir);
-  free(tmpdir);
-  return 0;
-}
-
 /* The buffer without trailing whitespace (cmd.exe ends lines in "\r\n", echo may add a space). */
 static bool trimmed_eq(const cp_buffer *b, const char *s) {
   size_t n = b->len;
@@ -57,7 +42,7 @@ static void exec_pipe_between_two_commands(void **state) {
 
 static void exec_redirection_to_a_file(void **state) {
   (void)state;
-  char *file = cptest_join(tmpdir, "redirected.txt");
+  char *file = cptest_join(cptest_tmpdir, "redirected.txt");
   char *cmd = helper_cmd("out 100 > \"%s\"", file);
   cp_result r;
   cptest_assert_rc(cp_exec_sync(cmd, NULL, &r), &r, CP_OK);
@@ -284,5 +269,5 @@ int main(void) {
       cmocka_unit_test(spawn_with_default_shell_joins_file_and_args),
       cmocka_unit_test(spawn_with_shell_interprets_metacharacters),
   };
-  return cmocka_run_group_tests(tests, setup, teardown);
+  return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
 }

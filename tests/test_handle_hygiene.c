@@ -22,19 +22,7 @@
 #define ROUNDS 100
 #endif
 
-static void echo_once(cp_channel *ch, const char *msg, size_t len, void *ud) {
-  (void)ud;
-  cp_channel_send(ch, msg, len, NULL, NULL);
-}
-
-static int worker_echo(cp_loop *l, cp_channel *ch, int argc, char **argv, void *ud) {
-  (void)l, (void)argc, (void)argv, (void)ud;
-  cp_channel_events ev = {.on_message = echo_once};
-  cp_channel_set_events(ch, &ev, NULL);
-  return 0;
-}
-
-static const cp_worker_def workers[] = {{"echo", worker_echo, NULL}};
+static const cp_worker_def workers[] = {{"echo", cptest_worker_echo, NULL}};
 
 static void on_msg(cp_child *c, const char *m, size_t n, void *ud) {
   (void)m, (void)n;

@@ -8,52 +8,13 @@
  * Input: up to 16 arguments separated by NUL bytes. */
 #include "shim/win32.h"
 
+#include "crt_model.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_ARGS 16
-
-/* The MSVCRT rules for the arguments after the program name. */
-static size_t parse_msvcrt(const char *p, char **out, size_t max) {
-  /* program name: a leading quote runs to the next quote; else up to white space */
-  if (*p == '"') {
-    p++;
-    while (*p && *p != '"') p++;
-    if (*p) p++;
-  } else {
-    while (*p && *p != ' ' && *p != '\t') p++;
-  }
-  size_t n = 0;
-  for (;;) {
-    while (*p == ' ' || *p == '\t') p++;
-    if (!*p || n == max) break;
-    char *a = malloc(strlen(p) + 1), *w = a;
-    bool inq = false;
-    while (*p && (inq || (*p != ' ' && *p != '\t'))) {
-      size_t bs = 0;
-      while (*p == '\\') bs++, p++;
-      if (*p == '"') {
-        for (size_t i = 0; i < bs / 2; i++) *w++ = '\\';
-        if (bs % 2) {
-          *w++ = '"';
-        } else if (inq && p[1] == '"') { /* "" inside quotes: a literal quote (msvcrt 2008+) */
-          *w++ = '"';
-          p++;
-        } else {
-          inq = !inq;
-        }
-        p++;
-      } else {
-        for (size_t i = 0; i < bs; i++) *w++ = '\\';
-        if (*p && (inq || (*p != ' ' && *p != '\t'))) *w++ = *p++;
-      }
-    }
-    *w = '\0';
-    out[n++] = a;
-  }
-  return n;
-}
 
 /* cmd.exe reading "cmd /d /e:ON /v:OFF /s /c "<rest>"": /s strips the first and the last quote; then
  * quotes toggle a quoted state in which & | < > ( ) ^ are literal, ^ escapes outside it, and %NAME%
@@ -108,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *line = NULL;
   if (win32_make_cmdline(argv, false, &line, &err) != 0) abort(); /* only argv[0] can be refused */
   char *parsed[MAX_ARGS + 1];
-  size_t n = parse_msvcrt(line, parsed, MAX_ARGS + 1);
+  size_t n = crt_model_split(line, parsed, MAX_ARGS + 1);
   if (n != argc - 1) abort();
   for (size_t i = 0; i < n; i++) {
     if (strcmp(parsed[i], argv[i + 1]) != 0) abort();

@@ -4,7 +4,8 @@
  * overrides the count. */
 #include <childproc.h>
 
-#include <dirent.h>
+#include "cptest.h"
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,28 +19,7 @@
 
 #include <cmocka.h>
 
-static void echo_once(cp_channel *ch, const char *msg, size_t len, void *ud) {
-  (void)ud;
-  cp_channel_send(ch, msg, len, NULL, NULL);
-}
-
-static int worker_echo(cp_loop *l, cp_channel *ch, int argc, char **argv, void *ud) {
-  (void)l, (void)argc, (void)argv, (void)ud;
-  cp_channel_events ev = {.on_message = echo_once};
-  cp_channel_set_events(ch, &ev, NULL);
-  return 0;
-}
-
-static const cp_worker_def workers[] = {{"echo", worker_echo, NULL}};
-
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) n += e->d_name[0] != '.';
-  closedir(d);
-  return n - 1; /* the directory's own */
-}
+static const cp_worker_def workers[] = {{"echo", cptest_worker_echo, NULL}};
 
 typedef struct async_state {
   int replies;
@@ -109,9 +89,9 @@ static void spawns_of_every_kind_leave_no_fd_and_no_child(void **state) {
   int total = 10000;
   const char *env = getenv("CP_STRESS_SPAWNS");
   if (env && atoi(env) > 0) total = atoi(env);
-  int fds_before = count_fds();
+  int fds_before = cptest_open_fds();
   for (int i = 0; i < total; i++) one_spawn(i % 8);
-  assert_int_equal(count_fds(), fds_before);
+  assert_int_equal(cptest_open_fds(), fds_before);
   errno = 0;
   assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child at all, zombie or alive */
   assert_int_equal(errno, ECHILD);

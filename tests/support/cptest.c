@@ -165,6 +165,34 @@ bool cptest_buf_eq(const cp_buffer *b, const char *s) {
   return false;
 }
 
+static void echo_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
+  (void)ud;
+  cp_channel_send(ch, msg, len, NULL, NULL);
+}
+
+int cptest_worker_echo(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
+  (void)loop, (void)argc, (void)argv, (void)ud;
+  cp_channel_events ev = {.on_message = echo_message};
+  cp_channel_set_events(ch, &ev, NULL);
+  return 0;
+}
+
+char *cptest_tmpdir;
+
+int cptest_tmpdir_setup(void **state) {
+  (void)state;
+  cptest_tmpdir = cptest_mkdtemp();
+  return cptest_tmpdir ? 0 : -1;
+}
+
+int cptest_tmpdir_teardown(void **state) {
+  (void)state;
+  cptest_rmtree(cptest_tmpdir);
+  free(cptest_tmpdir);
+  cptest_tmpdir = NULL;
+  return 0;
+}
+
 void cptest_append(char *buf, size_t cap, size_t *len, const char *d, size_t n) {
   if (!n || *len + n >= cap) return;
   memcpy(buf + *len, d, n);

@@ -76,6 +76,12 @@ char *cptest_mkdtemp(void);
 /* Removes a directory made by cptest_mkdtemp() and everything in it (files and directories). */
 void cptest_rmtree(const char *path);
 
+/* A suite's scratch directory: cptest_tmpdir_setup() makes it (use it as, or from, the cmocka group
+ * setup), cptest_tmpdir_teardown() removes it with everything in it. */
+extern char *cptest_tmpdir;
+int cptest_tmpdir_setup(void **state);
+int cptest_tmpdir_teardown(void **state);
+
 /* "a" SEP "b": a new string, free() it. */
 char *cptest_join(const char *a, const char *b);
 
@@ -130,6 +136,9 @@ void cptest_append(char *buf, size_t cap, size_t *len, const char *d, size_t n);
 
 /* How many '\n' s holds. */
 int cptest_count_lines(const char *s);
+
+/* A cp_worker_fn for a suite's worker table: sends every message back unchanged. */
+int cptest_worker_echo(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud);
 
 /* Milliseconds of a monotonic clock. */
 uint64_t cptest_now_ms(void);

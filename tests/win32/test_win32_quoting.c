@@ -8,6 +8,7 @@
  *
  * Calls library internals (src/win32/win32.h): needs the static library, the default build. */
 #include <cptest.h>
+#include <crt_model.h>
 
 #include "../../src/win32/win32.h"
 
@@ -120,55 +121,13 @@ static void split_free(split *s) {
 }
 
 static void model_split(const char *line, split *out) {
+  char *args[65];
+  size_t n = crt_model_split(line, args, 65);
+  assert_true(n <= 64);
   out->n = 0;
-  const char *p = line;
-  /* the program name: to the closing quote, or to white space, no escapes */
-  if (*p == '"') {
-    p++;
-    while (*p && *p != '"') p++;
-    if (*p) p++;
-  } else {
-    while (*p && *p != ' ' && *p != '\t') p++;
-  }
-  for (;;) {
-    while (*p == ' ' || *p == '\t') p++;
-    if (!*p) break;
-    cp__buf b = {0};
-    assert_int_equal(cp__buf_reserve(&b, 0), 0);
-    bool inq = false;
-    while (*p) {
-      if (*p == '\\') {
-        size_t n = 0;
-        while (p[n] == '\\') n++;
-        if (p[n] == '"') {
-          for (size_t i = 0; i < n / 2; i++) cp__buf_append(&b, "\\", 1);
-          p += n;
-          if (n % 2) {
-            cp__buf_append(&b, "\"", 1);
-            p++;
-          }
-        } else {
-          for (size_t i = 0; i < n; i++) cp__buf_append(&b, "\\", 1);
-          p += n;
-        }
-        continue;
-      }
-      if (*p == '"') {
-        if (inq && p[1] == '"') {
-          cp__buf_append(&b, "\"", 1);
-          p += 2;
-        } else {
-          inq = !inq;
-          p++;
-        }
-        continue;
-      }
-      if ((*p == ' ' || *p == '\t') && !inq) break;
-      cp__buf_append(&b, p, 1);
-      p++;
-    }
-    assert_true(out->n < 64);
-    out->args[out->n++] = b.data;
+  for (size_t i = 0; i < n; i++) {
+    assert_non_null(args[i]);
+    out->args[out->n++] = args[i];
   }
 }
 
