@@ -490,29 +490,36 @@ static cp_child *start_worker(cp_loop *loop, const char *name, const char *arg, 
   return c;
 }
 
-/* the raw echo peer: a forked child echoing bytes on a socketpair */
-static pid_t raw_echo_peer(int *fd) {
+/* A raw peer: a forked child on one end of a socketpair. Returns 0 in the child and the child's pid
+ * in the parent, each with its own end in *fd. */
+static pid_t fork_socket_peer(int *fd) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) bench_die("socketpair: %s", strerror(errno));
   pid_t pid = fork();
   if (pid < 0) bench_die("fork: %s", strerror(errno));
+  close(sv[pid == 0 ? 0 : 1]);
+  *fd = sv[pid == 0 ? 1 : 0];
+  return pid;
+}
+
+/* the raw echo peer: a forked child echoing bytes on a socketpair */
+static pid_t raw_echo_peer(int *fd) {
+  pid_t pid = fork_socket_peer(fd);
   if (pid == 0) {
-    close(sv[0]);
+    int sock = *fd;
     static char buf[BLOCK];
     for (;;) {
-      ssize_t n = read(sv[1], buf, sizeof buf);
+      ssize_t n = read(sock, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) _exit(0);
       for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(sv[1], buf + off, (size_t)(n - off));
+        ssize_t w = write(sock, buf + off, (size_t)(n - off));
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) _exit(1);
         off += w;
       }
     }
   }
-  close(sv[1]);
-  *fd = sv[0];
   return pid;
 }
 
@@ -634,18 +641,15 @@ static char *make_message(size_t size, bool json) {
 
 /* the raw sink: counts n frames ('\n'-terminated, or 4-byte length prefixed), then writes 1 byte */
 static pid_t raw_sink_peer(int *fd, long n, bool json) {
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) bench_die("socketpair: %s", strerror(errno));
-  pid_t pid = fork();
-  if (pid < 0) bench_die("fork: %s", strerror(errno));
+  pid_t pid = fork_socket_peer(fd);
   if (pid == 0) {
-    close(sv[0]);
+    int sock = *fd;
     static char buf[BLOCK];
     long got = 0;
     unsigned char hdr[4];
     size_t hdr_have = 0, body_left = 0;
     while (got < n) {
-      ssize_t r = read(sv[1], buf, sizeof buf);
+      ssize_t r = read(sock, buf, sizeof buf);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) _exit(1);
       const char *p = buf, *end = buf + r;
@@ -672,11 +676,9 @@ static pid_t raw_sink_peer(int *fd, long n, bool json) {
         }
       }
     }
-    write_all(sv[1], "k", 1);
+    write_all(sock, "k", 1);
     _exit(0);
   }
-  close(sv[1]);
-  *fd = sv[0];
   return pid;
 }
 

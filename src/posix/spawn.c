@@ -670,7 +670,7 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   pid_t pid = job.pid;
   int fork_errno = job.err;
   pidfd = job.pidfd;
-  if (pidfd >= 0 && pidfd < 3) pidfd = posix_fd_above_stdio(pidfd); /* -1: handled as no pidfd */
+  pidfd = posix_fd_above_stdio(pidfd); /* -1 (none, or it failed): handled below as no pidfd */
   free(stack);
   stack = NULL;
 

@@ -5,12 +5,7 @@
 # Variables: SOURCE_DIR WORK_DIR GENERATOR PYTHON
 cmake_minimum_required(VERSION 3.25)
 
-function(run)
-  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 
 foreach(json vcpkg.json ports/childproc/vcpkg.json)
   file(READ ${SOURCE_DIR}/${json} text)
