@@ -144,6 +144,30 @@ int posix_error(int e) {
   }
 }
 
+/* A process whose stdin, stdout or stderr is closed hands that number to the next descriptor anyone
+ * creates. If that were one of ours, a child another thread is starting at that moment with the
+ * slot inherited would get our pipe or pidfd as its stdin; moving ours up afterwards
+ * (posix_fd_above_stdio) is too late for that child. So before creating descriptors the library
+ * fills each closed slot with the null device, once: the slot then reads as end of file and
+ * swallows writes (what a child inheriting it was promised anyway), and from then on no descriptor
+ * of anyone's can land there. One poll() call tells whether any slot is closed. */
+void posix_reserve_stdio(void) {
+  struct pollfd p[3] = {{0, 0, 0}, {1, 0, 0}, {2, 0, 0}};
+  if (poll(p, 3, 0) < 0 || !((p[0].revents | p[1].revents | p[2].revents) & POLLNVAL)) return;
+  static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < 3; i++) {
+    if (fcntl(i, F_GETFD) >= 0 || errno != EBADF) continue;
+    int n = open("/dev/null", O_RDWR);
+    if (n >= 0 && n != i) {
+      /* A lower slot was closed meanwhile and took it: put it where it belongs, keep the rest. */
+      if (fcntl(i, F_GETFD) < 0 && errno == EBADF) dup2(n, i);
+      if (n > 2) close(n);
+    }
+  }
+  pthread_mutex_unlock(&lock);
+}
+
 int posix_fd_above_stdio(int fd) {
   if (fd < 0 || fd > 2) return fd;
   int n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -173,6 +197,7 @@ int posix_pair_above_stdio(int fds[2]) {
 int os_loop_new(os_loop **out) {
   os_loop *l = calloc(1, sizeof *l);
   if (!l) return CP_ENOMEM;
+  posix_reserve_stdio();
   l->epfd = posix_fd_above_stdio(epoll_create1(EPOLL_CLOEXEC));
   if (l->epfd < 0) {
     int rc = posix_error(errno);

@@ -5,6 +5,7 @@
 #include "../os.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,15 @@ int posix_watch(os_loop *loop, posix_watcher *w, unsigned events);
  * pipe or socketpair: 0, or -1 with errno set and both ends closed. */
 int posix_fd_above_stdio(int fd);
 int posix_pair_above_stdio(int fds[2]);
+
+/* A waitpid()-style status from what waitid() filled in. */
+static inline int posix_wait_status(const siginfo_t *si) {
+  return si->si_code == CLD_EXITED ? (si->si_status & 0xff) << 8 : (si->si_status & 0x7f);
+}
+
+/* Fills those of descriptors 0..2 that are closed with the null device (once for each closed
+ * slot, whenever the library is about to create descriptors): see loop.c. */
+void posix_reserve_stdio(void);
 
 /* Maps an errno value to a CP_E* code. */
 int posix_error(int errnum);

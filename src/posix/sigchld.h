@@ -14,11 +14,13 @@ struct posix_sigchld_entry {
   pid_t pid;
   /* waitpid() status when reaped is true; reaped is false when someone else reaped it (ECHILD). */
   void (*on_exit)(posix_sigchld_entry *e, int wstatus, bool reaped);
-  posix_sigchld_entry *next, *prev;
+  posix_sigchld_entry *next, *prev;         /* on its loop's list */
+  posix_sigchld_entry *all_next, *all_prev; /* on the process-wide list */
 };
 
-/* The loop's SIGCHLD watcher, created (and the handler installed) on first use. */
-int posix_sigchld_get(os_loop *loop, posix_sigchld **slot);
+/* The loop's SIGCHLD watcher, created on first use; the handler is installed (or put back, if the
+ * application replaced it) on every call. On failure *syscall_name says what failed. */
+int posix_sigchld_get(os_loop *loop, posix_sigchld **slot, const char **syscall_name);
 void posix_sigchld_add(posix_sigchld *s, posix_sigchld_entry *e);
 void posix_sigchld_remove(posix_sigchld *s, posix_sigchld_entry *e);
 void posix_sigchld_free(posix_sigchld *s);

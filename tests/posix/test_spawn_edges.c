@@ -1,0 +1,754 @@
+/* test_spawn_edges.c - Linux: the spawn path's sharp edges (issue 19). The tree guardian never
+ * touches an unrelated process group and never hurts the application (SIGPIPE, its signal handlers);
+ * parent-death survives set_uid; children of a parent with closed stdio get the null device while
+ * other threads spawn; an application that calls fork() itself (spawner thread, error pipe, guardian
+ * descriptor); PATH search with a relative cwd and with set_uid; SIGCHLD set to SIG_IGN by the
+ * application; kill after someone else reaped the child; a tree's group id kept until the child is
+ * freed.
+ *
+ * Each scene runs in a forked "application" process that reports on a pipe, so what it does to its
+ * own signal dispositions, limits and descriptors stays there. Waiting is on events (pidfds, pipes)
+ * with generous bounds, never on sleeps. Scenes needing root or namespaces skip with the reason. */
+#include "cptest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TEST_UID 54321 /* no passwd entry needed; nothing else on the machine runs as it */
+#define NOBODY 65534
+
+/* ---- helpers ------------------------------------------------------------------------------------ */
+
+static int pidfd_of(long pid) { return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0); }
+
+static bool fd_ready_within(int fd, int ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  int n;
+  uint64_t end = cptest_now_ms() + (uint64_t)ms;
+  do {
+    uint64_t now = cptest_now_ms();
+    n = poll(&p, 1, now >= end ? 0 : (int)(end - now));
+  } while (n < 0 && errno == EINTR);
+  return n == 1;
+}
+
+static bool pid_ends_within(long pid, int ms) {
+  int fd = pidfd_of(pid);
+  if (fd < 0) return errno == ESRCH;
+  bool gone = fd_ready_within(fd, ms);
+  close(fd);
+  return gone;
+}
+
+/* Runs fn in a forked application process with a pipe to report on (its write end); returns the
+ * pid and the read end in *rfd. The process exits with fn's return value. */
+static pid_t start_app(int (*fn)(int wfd, void *arg), void *arg, int *rfd) {
+  int p[2];
+  assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    _exit(fn(p[1], arg));
+  }
+  close(p[1]);
+  *rfd = p[0];
+  return pid;
+}
+
+/* Waits (bounded) for an application process; returns its wait status, or -1 after killing it. */
+static int finish_app(pid_t pid, int ms) {
+  if (!pid_ends_within(pid, ms)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return st;
+}
+
+static void assert_app_exit(pid_t pid, int ms, int code) {
+  int st = finish_app(pid, ms);
+  if (st == -1) fail_msg("the application process did not finish within %d ms", ms);
+  if (WIFSIGNALED(st)) fail_msg("the application process died of signal %d", WTERMSIG(st));
+  assert_int_equal(WEXITSTATUS(st), code);
+}
+
+/* Reads "<a> <b>" (up to two longs) from rfd within ms. Returns how many were read. */
+static int read_longs(int rfd, int ms, long *a, long *b) {
+  char buf[128];
+  size_t len = 0;
+  while (len < sizeof buf - 1 && (len == 0 || buf[len - 1] != '\n')) {
+    if (!fd_ready_within(rfd, ms)) break;
+    ssize_t n = read(rfd, buf + len, 1);
+    if (n <= 0) break;
+    len += (size_t)n;
+  }
+  buf[len] = 0;
+  return sscanf(buf, "%ld %ld", a, b);
+}
+
+static void report(int wfd, long a, long b) {
+  char buf[64];
+  int n = snprintf(buf, sizeof buf, "%ld %ld\n", a, b);
+  ssize_t w = write(wfd, buf, (size_t)n);
+  (void)w;
+}
+
+/* The one process whose parent is us and which is not `except`: the guardian, reparented to us as
+ * the child subreaper after its middle process exited. */
+static long find_adopted_child(long except) {
+  char path[300], buf[512];
+  DIR *d = opendir("/proc");
+  if (!d) return -1;
+  long found = -1;
+  for (struct dirent *e; found < 0 && (e = readdir(d));) {
+    long pid = atol(e->d_name);
+    if (pid <= 1) continue;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')');
+    long ppid = 0;
+    char st;
+    if (rp && sscanf(rp + 1, " %c %ld", &st, &ppid) == 2 && ppid == (long)getpid() && pid != except) found = pid;
+  }
+  closedir(d);
+  return found;
+}
+
+static int drop_to(uid_t uid, gid_t gid) {
+  if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) return -1;
+  return 0;
+}
+
+static const cp_options tree_opts = {.kill_tree = true,
+                                     .kill_on_parent_exit = true,
+                                     .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+
+/* ---- 1. a failed tree spawn never kills an unrelated process group --------------------------------- */
+
+/* In a new pid namespace (we are its init): a victim leading process group 114 (the value the old
+ * release message read as), then a tree spawn that fails at clone() under RLIMIT_NPROC. */
+static int app_ns_init(int wfd, void *arg) {
+  (void)arg;
+  prctl(PR_SET_PDEATHSIG, SIGKILL); /* and with it the whole namespace */
+  pid_t victim = -1;
+  while (victim < 0) {
+    pid_t p = fork();
+    if (p < 0) return 21;
+    if (p == 0) {
+      if (getpid() != 114) _exit(0);
+      setpgid(0, 0);
+      drop_to(TEST_UID, TEST_UID);
+      for (;;) pause();
+    }
+    if (p == 114)
+      victim = p;
+    else
+      waitpid(p, NULL, 0);
+    if (p > 114 + 10) return 22; /* pid allocation is not sequential here */
+  }
+  /* Now as the test user, with room for the guardian (and its middle process) and the spawner
+   * thread, but not for the child: the clone fails with EAGAIN. Tasks of the user: us + victim. */
+  if (drop_to(TEST_UID, TEST_UID) < 0) return 23;
+  struct rlimit rl = {4, 4};
+  if (setrlimit(RLIMIT_NPROC, &rl) < 0) return 24;
+  const char *args[] = {"100", NULL};
+  cp_result res;
+  int rc = cp_spawn_sync("sleep", args, &tree_opts, &res);
+  bool at_clone = res.error.syscall && strcmp(res.error.syscall, "clone") == 0;
+  cp_result_free(&res);
+  report(wfd, rc, at_clone);
+  if (rc != CP_EAGAIN || !at_clone) return 26;
+  /* The guardian, reparented to us, leaves once it has read the release: reap it, then look. */
+  pid_t r;
+  do {
+    r = waitpid(-1, NULL, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r == victim) return 27; /* killed */
+  int fd = pidfd_of(victim);
+  bool died = fd >= 0 && fd_ready_within(fd, 300);
+  return died ? 27 : 0;
+}
+
+static int app_unshare(int wfd, void *arg) {
+  if (unshare(CLONE_NEWPID) < 0) return 30;
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  int rfd;
+  pid_t init = start_app(app_ns_init, arg, &rfd);
+  char buf[64];
+  ssize_t n;
+  while ((n = read(rfd, buf, sizeof buf)) > 0) {
+    ssize_t w = write(wfd, buf, (size_t)n);
+    (void)w;
+  }
+  int st = finish_app(init, 20000);
+  return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : 31;
+}
+
+static void failed_tree_spawn_kills_no_unrelated_group(void **state) {
+  (void)state;
+  if (geteuid() != 0) CPTEST_SKIP("needs root (a pid namespace, a second user and RLIMIT_NPROC)");
+  int rfd;
+  pid_t app = start_app(app_unshare, NULL, &rfd);
+  long rc = 0, at_clone = 0;
+  int got = read_longs(rfd, 20000, &rc, &at_clone);
+  close(rfd);
+  int st = finish_app(app, 20000);
+  if (st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 30) CPTEST_SKIP("unshare(CLONE_NEWPID) refused here");
+  assert_int_equal(got, 2);
+  assert_int_equal(rc, CP_EAGAIN);
+  assert_int_equal(at_clone, 1); /* the guardian started; the child could not */
+  assert_true(st >= 0 && WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 0); /* 27: the victim was killed */
+}
+
+/* ---- 3. the guardian has default signal dispositions; a gone guardian raises no SIGPIPE ------------ */
+
+static int handler_fd = -1;
+static void app_handler(int sig) {
+  (void)sig;
+  ssize_t w = write(handler_fd, "H", 1);
+  (void)w;
+}
+
+static int app_guardian_sigterm(int wfd, void *arg) {
+  (void)arg;
+  int hp[2];
+  if (pipe(hp) < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return 40;
+  handler_fd = hp[1];
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = app_handler;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, NULL);
+  cp_loop *loop;
+  cp_child *c;
+  const char *args[] = {"100", NULL};
+  if (cp_loop_new(&loop) || cp_spawn(loop, "sleep", args, &tree_opts, NULL, NULL, &c)) return 41;
+  long guardian = find_adopted_child(cp_child_pid(c));
+  if (guardian < 0) return 42;
+  kill((pid_t)guardian, SIGTERM);
+  int st = 0;
+  bool gone = pid_ends_within(guardian, 2000);
+  if (gone) waitpid((pid_t)guardian, &st, 0);
+  bool ran = fd_ready_within(hp[0], 0); /* the application's handler ran in the guardian */
+  report(wfd, gone && WIFSIGNALED(st) ? WTERMSIG(st) : 0, ran);
+  if (!gone) kill((pid_t)guardian, SIGKILL);
+  cp_child_kill_tree(c, CP_SIGKILL);
+  cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_child_free(c);
+  cp_loop_free(loop);
+  return 0;
+}
+
+static void guardian_runs_no_handler_of_the_application(void **state) {
+  (void)state;
+  int rfd;
+  pid_t app = start_app(app_guardian_sigterm, NULL, &rfd);
+  long sig = -1, ran = -1;
+  assert_int_equal(read_longs(rfd, 10000, &sig, &ran), 2);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(ran, 0);
+  assert_int_equal(sig, SIGTERM); /* the default disposition: it ended */
+}
+
+static int app_guardian_gone(int wfd, void *arg) {
+  (void)arg;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) return 40;
+  cp_loop *loop;
+  cp_child *c;
+  const char *args[] = {"100", NULL};
+  if (cp_loop_new(&loop) || cp_spawn(loop, "sleep", args, &tree_opts, NULL, NULL, &c)) return 41;
+  long guardian = find_adopted_child(cp_child_pid(c));
+  if (guardian < 0) return 42;
+  kill((pid_t)guardian, SIGKILL); /* the OOM killer, kill -9 -1 */
+  waitpid((pid_t)guardian, NULL, 0);
+  cp_child_kill(c, CP_SIGKILL);
+  cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_child_free(c); /* releases the guardian: a write to a socket nobody reads */
+  cp_loop_free(loop);
+  report(wfd, 1, 1);
+  return 0;
+}
+
+static void release_of_a_dead_guardian_raises_no_sigpipe(void **state) {
+  (void)state;
+  int rfd;
+  pid_t app = start_app(app_guardian_gone, NULL, &rfd);
+  long a = 0, b = 0;
+  read_longs(rfd, 10000, &a, &b);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(a, 1);
+}
+
+/* ---- 5. an application that calls fork() itself ------------------------------------------------- */
+
+static int app_fork_then_spawn(int wfd, void *arg) {
+  (void)arg;
+  cp_options o = {.kill_on_parent_exit = true};
+  cp_result r;
+  int rc = cp_spawn_sync("true", NULL, &o, &r); /* starts the spawner thread */
+  cp_result_free(&r);
+  if (rc) return 50;
+  pid_t pid = fork();
+  if (pid == 0) {
+    rc = cp_spawn_sync("true", NULL, &o, &r);
+    int ok = rc == 0 && r.status == 0;
+    cp_result_free(&r);
+    _exit(ok ? 0 : 51);
+  }
+  int st = finish_app(pid, 5000);
+  report(wfd, st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+  return 0;
+}
+
+static void forked_process_can_spawn_with_kill_on_parent_exit(void **state) {
+  (void)state;
+  int rfd;
+  pid_t app = start_app(app_fork_then_spawn, NULL, &rfd);
+  long code = -2, unused;
+  read_longs(rfd, 10000, &code, &unused);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(code, 0); /* -1: the forked process hung waiting for a spawner thread */
+}
+
+/* The tree's grandchild must die with the application even though a forked copy of the application
+ * (which never execs) is still alive. */
+static int app_tree_and_fork(int wfd, void *arg) {
+  (void)arg;
+  cp_loop *loop;
+  cp_child *c;
+  int op[2];
+  if (pipe(op) < 0) return 60;
+  const char *args[] = {"-c", "sleep 100 & echo $!; wait", NULL};
+  cp_options o = tree_opts;
+  o.stdio[1] = (cp_stdio){CP_STDIO_FD, op[1]};
+  if (cp_loop_new(&loop) || cp_spawn(loop, "sh", args, &o, NULL, NULL, &c)) return 61;
+  close(op[1]);
+  long grandchild = -1, unused;
+  if (read_longs(op[0], 5000, &grandchild, &unused) != 1) return 62;
+  pid_t copy = fork();
+  if (copy == 0) {
+    for (;;) pause();
+  }
+  report(wfd, grandchild, copy);
+  for (;;) pause();
+  return 0;
+}
+
+static void forked_copy_does_not_keep_a_tree_alive(void **state) {
+  (void)state;
+  int rfd;
+  pid_t app = start_app(app_tree_and_fork, NULL, &rfd);
+  long grandchild = -1, copy = -1;
+  assert_int_equal(read_longs(rfd, 10000, &grandchild, &copy), 2);
+  close(rfd);
+  int fd = pidfd_of(grandchild);
+  assert_true(fd >= 0);
+  kill(app, SIGKILL);
+  waitpid(app, NULL, 0);
+  bool ended = fd_ready_within(fd, 2000);
+  close(fd);
+  kill((pid_t)copy, SIGKILL);
+  if (!ended) cptest_kill_pid(grandchild);
+  assert_true(ended);
+}
+
+/* set_uid spawns used fork() and a close-on-exec error pipe: any process forked (and not yet exec'd)
+ * while the pipe existed held its write end, and the spawn waited for that process. */
+static atomic_bool forking;
+static void *forker(void *arg) {
+  (void)arg;
+  pid_t live[16];
+  unsigned n = 0;
+  while (atomic_load(&forking)) {
+    if (n == 16) { /* at most 16 copies at a time: the oldest is reaped first */
+      waitpid(live[0], NULL, 0);
+      memmove(live, live + 1, sizeof live - sizeof live[0]);
+      n--;
+    }
+    pid_t p = fork();
+    if (p == 0) {
+      struct timespec ts = {1, 0};
+      nanosleep(&ts, NULL);
+      _exit(0);
+    }
+    if (p > 0) live[n++] = p;
+  }
+  for (unsigned i = 0; i < n; i++) waitpid(live[i], NULL, 0);
+  return NULL;
+}
+
+static int app_setuid_while_forking(int wfd, void *arg) {
+  (void)arg;
+  atomic_store(&forking, true);
+  pthread_t t;
+  if (pthread_create(&t, NULL, forker, NULL)) return 70;
+  /* No pipes: a forked copy holding a pipe's write end delays EOF for anyone; the error pipe is ours. */
+  cp_options o = {.uid = NOBODY, .gid = NOBODY, .set_uid = true, .set_gid = true,
+                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  uint64_t worst = 0;
+  long failures = 0;
+  for (int i = 0; i < 150; i++) {
+    uint64_t t0 = cptest_now_ms();
+    cp_result r;
+    int rc = cp_spawn_sync("true", NULL, &o, &r);
+    if (rc || r.status != 0) {
+      if (!failures) fprintf(stderr, "set_uid spawn: rc %d status %lld: %s\n", rc, (long long)r.status, r.error.message);
+      failures++;
+    }
+    cp_result_free(&r);
+    uint64_t dt = cptest_now_ms() - t0;
+    if (dt > worst) worst = dt;
+  }
+  atomic_store(&forking, false);
+  pthread_join(t, NULL);
+  report(wfd, (long)worst, failures);
+  return 0;
+}
+
+static void set_uid_spawn_does_not_wait_for_forked_processes(void **state) {
+  (void)state;
+  if (geteuid() != 0) CPTEST_SKIP("needs root (set_uid)");
+  int rfd;
+  pid_t app = start_app(app_setuid_while_forking, NULL, &rfd);
+  long worst = -1, failures = -1;
+  assert_int_equal(read_longs(rfd, 60000, &worst, &failures), 2);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(failures, 0);
+  assert_true(worst < 700); /* a forked copy lives 1 s: waiting for one shows as >= 1000 ms */
+}
+
+/* ---- 2. parent-death survives set_uid --------------------------------------------------------- */
+
+static int app_setuid_child(int wfd, void *arg) {
+  (void)arg;
+  cp_loop *loop;
+  cp_child *c;
+  const char *args[] = {"100", NULL};
+  cp_options o = {.kill_on_parent_exit = true, .uid = NOBODY, .gid = NOBODY, .set_uid = true, .set_gid = true,
+                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  if (cp_loop_new(&loop) || cp_spawn(loop, "sleep", args, &o, NULL, NULL, &c)) return 80;
+  report(wfd, (long)cp_child_pid(c), 0);
+  for (;;) pause();
+  return 0;
+}
+
+static void set_uid_child_dies_with_its_parent(void **state) {
+  (void)state;
+  if (geteuid() != 0) CPTEST_SKIP("needs root (set_uid)");
+  int rfd;
+  pid_t app = start_app(app_setuid_child, NULL, &rfd);
+  long child = -1, unused;
+  assert_int_equal(read_longs(rfd, 10000, &child, &unused), 2);
+  close(rfd);
+  int fd = pidfd_of(child);
+  assert_true(fd >= 0);
+  kill(app, SIGKILL);
+  waitpid(app, NULL, 0);
+  bool ended = fd_ready_within(fd, 2000);
+  close(fd);
+  if (!ended) cptest_kill_pid(child);
+  assert_true(ended);
+}
+
+/* ---- 4. closed stdio while two threads spawn ------------------------------------------------------ */
+
+static atomic_long wrong_stdin;
+static void *spawn_readlinks(void *arg) {
+  (void)arg;
+  const char *args[] = {"/proc/self/fd/0", NULL};
+  cp_options o = {.stdio = {{CP_STDIO_INHERIT, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_IGNORE, 0}}};
+  for (int i = 0; i < 400; i++) {
+    cp_result r;
+    if (cp_spawn_sync("readlink", args, &o, &r) || !cptest_buf_eq(&r.out, "/dev/null\n"))
+      atomic_fetch_add(&wrong_stdin, 1);
+    cp_result_free(&r);
+  }
+  return NULL;
+}
+
+static int app_closed_stdio_threads(int wfd, void *arg) {
+  (void)arg;
+  for (int i = 0; i < 3; i++) close(i);
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++)
+    if (pthread_create(&t[i], NULL, spawn_readlinks, NULL)) return 90;
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  report(wfd, atomic_load(&wrong_stdin), 0);
+  return 0;
+}
+
+static void closed_stdio_threads_children_get_the_null_device(void **state) {
+  (void)state;
+  int rfd;
+  pid_t app = start_app(app_closed_stdio_threads, NULL, &rfd);
+  long wrong = -1, unused;
+  assert_int_equal(read_longs(rfd, 60000, &wrong, &unused), 2);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(wrong, 0);
+}
+
+/* ---- 6, 7. PATH search --------------------------------------------------------------------------- */
+
+static char *dir;
+
+static int setup_dir(void **state) {
+  (void)state;
+  dir = cptest_mkdtemp();
+  return dir ? chmod(dir, 0755) : -1;
+}
+
+static int teardown_dir(void **state) {
+  (void)state;
+  cptest_rmtree(dir);
+  free(dir);
+  return 0;
+}
+
+static void script(const char *rel, const char *word, int mode) {
+  char *path = cptest_join(dir, rel);
+  char body[128];
+  int n = snprintf(body, sizeof body, "#!/bin/sh\necho %s\n", word);
+  assert_int_equal(cptest_write_file(path, body, (size_t)n, mode), 0);
+  assert_int_equal(chmod(path, (mode_t)mode), 0);
+  free(path);
+}
+
+static void mkdirs(const char *const *rels) {
+  for (; *rels; rels++) {
+    char *p = cptest_join(dir, *rels);
+    cptest_mkdir(p);
+    chmod(p, 0755);
+    free(p);
+  }
+}
+
+static void run_in_dir(const char *file, const char *path_env, const char *cwd, const char *expect) {
+  char old[4096];
+  assert_non_null(getcwd(old, sizeof old));
+  assert_int_equal(chdir(dir), 0);
+  const char *env[] = {path_env, NULL};
+  cp_options o = {.cwd = cwd, .env = env, .env_mode = CP_ENV_REPLACE};
+  cp_result r;
+  int rc = cp_spawn_sync(file, NULL, &o, &r);
+  assert_int_equal(chdir(old), 0);
+  cptest_assert_rc(rc, &r, CP_OK);
+  if (!cptest_buf_eq(&r.out, expect)) fail_msg("ran %.*s, expected %s", (int)r.out.len, r.out.data, expect);
+  cp_result_free(&r);
+}
+
+/* sh -c 'cd sub; exec prog' with PATH=bin runs sub/bin/prog: so must we. */
+static void relative_cwd_and_relative_path_entry_run_what_sh_runs(void **state) {
+  (void)state;
+  const char *dirs[] = {"rel1", "rel1/sub", "rel1/sub/bin", "rel1/sub/sub", "rel1/sub/sub/bin", NULL};
+  mkdirs(dirs);
+  script("rel1/sub/bin/prog", "right", 0755);
+  script("rel1/sub/sub/bin/prog", "wrong", 0755);
+  script("rel1/sub/prog2", "right", 0755);
+  script("rel1/sub/sub/prog2", "wrong", 0755);
+  char *cwd = cptest_join("rel1", "sub");
+  run_in_dir("prog", "PATH=bin", cwd, "right\n");
+  run_in_dir("prog2", "PATH=:/nonexistent", cwd, "right\n"); /* the empty entry is the new cwd */
+  run_in_dir("prog2", "PATH=.", cwd, "right\n");
+  free(cwd);
+}
+
+static void set_uid_search_skips_what_the_user_cannot_run(void **state) {
+  (void)state;
+  if (geteuid() != 0) CPTEST_SKIP("needs root (set_uid)");
+  const char *dirs[] = {"a", "b", "c", NULL};
+  mkdirs(dirs);
+  script("a/prog7", "rootonly", 0700); /* root could run it; nobody cannot */
+  script("b/prog7", "forall", 0755);
+  char *c = cptest_join(dir, "c");
+  chmod(c, 0700); /* a directory nobody cannot search */
+  free(c);
+  script("c/prog8", "hidden", 0755);
+  script("b/prog8", "forall", 0755);
+  char env_a[4200], env_c[4200];
+  snprintf(env_a, sizeof env_a, "PATH=%s/a:%s/b", dir, dir);
+  snprintf(env_c, sizeof env_c, "PATH=%s/c:%s/b", dir, dir);
+  const char *env1[] = {env_a, NULL}, *env2[] = {env_c, NULL};
+  cp_options o = {.uid = NOBODY, .gid = NOBODY, .set_uid = true, .set_gid = true, .env_mode = CP_ENV_REPLACE};
+  cp_result r;
+  o.env = env1;
+  cptest_assert_rc(cp_spawn_sync("prog7", NULL, &o, &r), &r, CP_OK);
+  assert_true(cptest_buf_eq(&r.out, "forall\n"));
+  cp_result_free(&r);
+  o.env = env2;
+  cptest_assert_rc(cp_spawn_sync("prog8", NULL, &o, &r), &r, CP_OK);
+  assert_true(cptest_buf_eq(&r.out, "forall\n"));
+  cp_result_free(&r);
+  /* Only a file the user cannot run: EACCES, as execvp says. */
+  snprintf(env_a, sizeof env_a, "PATH=%s/a", dir);
+  o.env = env1;
+  assert_int_equal(cp_spawn_sync("prog7", NULL, &o, &r), CP_EACCES);
+  cp_result_free(&r);
+}
+
+/* With no PATH at all, the POSIX default (confstr(_CS_PATH) on glibc: /bin:/usr/bin), as Node:
+ * a program only in /usr/local/bin is not found. */
+static void no_path_searches_the_posix_default(void **state) {
+  (void)state;
+  if (geteuid() != 0) CPTEST_SKIP("needs root (a probe program in /usr/local/bin)");
+  char probe[128];
+  snprintf(probe, sizeof probe, "/usr/local/bin/cp-edge-probe-%ld", (long)getpid());
+  if (cptest_write_file(probe, "#!/bin/sh\necho found\n", 21, 0755) < 0 || chmod(probe, 0755) < 0)
+    CPTEST_SKIP("/usr/local/bin is not writable here");
+  const char *env[] = {"X=1", NULL};
+  cp_options o = {.env = env, .env_mode = CP_ENV_REPLACE};
+  cp_result r;
+  int rc = cp_spawn_sync(strrchr(probe, '/') + 1, NULL, &o, &r);
+  cp_result_free(&r);
+  int rc2 = cp_spawn_sync("true", NULL, &o, &r); /* /bin/true or /usr/bin/true */
+  cp_result_free(&r);
+  unlink(probe);
+  assert_int_equal(rc, CP_ENOENT);
+  assert_int_equal(rc2, CP_OK);
+}
+
+/* ---- 9. SIGCHLD ignored by the application ------------------------------------------------------- */
+
+static int app_sigchld_ignored(int wfd, void *arg) {
+  (void)arg;
+  signal(SIGCHLD, SIG_IGN);
+  cp_result r;
+  int rc = cp_spawn_sync("false", NULL, NULL, &r);
+  long status = rc == 0 ? r.status : -100 + rc;
+  cp_result_free(&r);
+  /* The application's own children are still reaped for it, as SIG_IGN promises. */
+  cp_loop *loop;
+  cp_child *c;
+  const char *args[] = {"100", NULL};
+  if (cp_loop_new(&loop) || cp_spawn(loop, "sleep", args, NULL, NULL, NULL, &c)) return 100;
+  pid_t own = fork();
+  if (own == 0) _exit(0);
+  bool reaped = false;
+  uint64_t end = cptest_now_ms() + 3000;
+  while (!reaped && cptest_now_ms() < end) {
+    cp_loop_run(loop, CP_RUN_NOWAIT);
+    reaped = waitpid(own, NULL, WNOHANG) < 0 && errno == ECHILD;
+    if (!reaped) fd_ready_within(-1, 5);
+  }
+  cp_child_kill(c, CP_SIGKILL);
+  cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_child_free(c);
+  cp_loop_free(loop);
+  report(wfd, status, reaped);
+  return 0;
+}
+
+static void sigchld_ignored_keeps_exit_status_and_reaps_own_children(void **state) {
+  (void)state;
+  int rfd;
+  pid_t app = start_app(app_sigchld_ignored, NULL, &rfd);
+  long status = -1, reaped = -1;
+  assert_int_equal(read_longs(rfd, 10000, &status, &reaped), 2);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(status, 1);
+  assert_int_equal(reaped, 1);
+}
+
+/* ---- smaller: kill after someone else reaped; a tree's group id stays reserved ---------------- */
+
+static void kill_after_someone_else_reaped_is_esrch(void **state) {
+  (void)state;
+  cp_loop *loop;
+  cp_child *c;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  assert_int_equal(cp_spawn(loop, "true", NULL, &o, NULL, NULL, &c), 0);
+  pid_t pid = (pid_t)cp_child_pid(c);
+  int st;
+  /* A careless waitpid(-1)-style reaper elsewhere in the process (__WALL: whatever the exit signal). */
+  pid_t r;
+  do {
+    r = waitpid(pid, &st, __WALL);
+  } while (r < 0 && errno == EINTR);
+  assert_int_equal(r, pid);
+  assert_int_equal(cp_child_kill(c, CP_SIGTERM), CP_ESRCH);
+  cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_child_free(c);
+  assert_int_equal(cp_loop_free(loop), 0);
+}
+
+static void on_exit_check_zombie(cp_child *c, int64_t status, int sig, void *ud) {
+  (void)status, (void)sig;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%lld", (long long)cp_child_pid(c));
+  *(int *)ud = access(path, F_OK) == 0; /* the group leader's pid is still held */
+}
+
+static void tree_group_id_is_held_until_the_child_is_freed(void **state) {
+  (void)state;
+  cp_loop *loop;
+  cp_child *c;
+  int held = -1;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  cp_options o = {.kill_tree = true, .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  cp_child_events ev = {.on_exit = on_exit_check_zombie};
+  assert_int_equal(cp_spawn(loop, "true", NULL, &o, &ev, &held, &c), 0);
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  assert_int_equal(held, 1);
+  assert_true(cp_child_exited(c));
+  /* Every member is gone and the leader is held: the group id cannot name anyone else. */
+  int rc = cp_child_kill_tree(c, CP_SIGTERM);
+  assert_true(rc == 0 || rc == CP_ESRCH);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%lld", (long long)cp_child_pid(c));
+  cp_child_free(c);
+  assert_int_equal(access(path, F_OK), -1);
+  assert_true(cptest_no_children());
+  assert_int_equal(cp_loop_free(loop), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(failed_tree_spawn_kills_no_unrelated_group),
+      cmocka_unit_test(guardian_runs_no_handler_of_the_application),
+      cmocka_unit_test(release_of_a_dead_guardian_raises_no_sigpipe),
+      cmocka_unit_test(forked_process_can_spawn_with_kill_on_parent_exit),
+      cmocka_unit_test(forked_copy_does_not_keep_a_tree_alive),
+      cmocka_unit_test(set_uid_spawn_does_not_wait_for_forked_processes),
+      cmocka_unit_test(set_uid_child_dies_with_its_parent),
+      cmocka_unit_test(closed_stdio_threads_children_get_the_null_device),
+      cmocka_unit_test_setup_teardown(relative_cwd_and_relative_path_entry_run_what_sh_runs, setup_dir,
+                                      teardown_dir),
+      cmocka_unit_test_setup_teardown(set_uid_search_skips_what_the_user_cannot_run, setup_dir, teardown_dir),
+      cmocka_unit_test(no_path_searches_the_posix_default),
+      cmocka_unit_test(sigchld_ignored_keeps_exit_status_and_reaps_own_children),
+      cmocka_unit_test(kill_after_someone_else_reaped_is_esrch),
+      cmocka_unit_test(tree_group_id_is_held_until_the_child_is_freed),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
