@@ -136,7 +136,20 @@ static void sigchld_on_wake(posix_watcher *w, unsigned revents) {
   for (posix_sigchld_entry *e = s->procs; e;) {
     posix_sigchld_entry *next = e->next;
     int st = 0;
-    pid_t r = waitpid(e->pid, &st, WNOHANG);
+    pid_t r;
+    e->held = false;
+    if (e->hold && !emulating_ignore()) { /* looked at, left a zombie: see os_proc_kill_tree */
+      siginfo_t info;
+      memset(&info, 0, sizeof info);
+      r = waitid(P_PID, (id_t)e->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+      if (r == 0) r = info.si_pid;
+      if (r > 0) {
+        st = posix_wait_status(&info);
+        e->held = true;
+      }
+    } else {
+      r = waitpid(e->pid, &st, WNOHANG);
+    }
     if (r == 0 || (r < 0 && errno == EINTR)) {
       e = next;
       continue;

@@ -12,6 +12,8 @@ typedef struct posix_sigchld_entry posix_sigchld_entry;
 
 struct posix_sigchld_entry {
   pid_t pid;
+  bool hold; /* keep it a zombie once exited (the caller reaps it): set before adding */
+  bool held; /* set before on_exit: it was kept a zombie */
   /* waitpid() status when reaped is true; reaped is false when someone else reaped it (ECHILD). */
   void (*on_exit)(posix_sigchld_entry *e, int wstatus, bool reaped);
   posix_sigchld_entry *next, *prev;         /* on its loop's list */

@@ -678,6 +678,7 @@ static void proc_on_pidfd(posix_watcher *w, unsigned revents) {
 static void proc_on_sigchld(posix_sigchld_entry *e, int wstatus, bool reaped) {
   os_proc *p = (os_proc *)((char *)e - offsetof(os_proc, chld));
   p->chld_owner = NULL;
+  p->held = e->held;
   proc_finish(p, wstatus, reaped);
 }
 
@@ -701,9 +702,9 @@ int os_proc_kill(os_proc *p, int signum) {
 int os_proc_kill_tree(os_proc *p, int signum) {
   if (!p->group) return CP_EINVAL;
   /* The group keeps its id while any member lives, and the leader, once exited, is held as our
-   * zombie until the child is freed (proc_on_pidfd): the id names this group and no other. (Where
-   * exits are watched by SIGCHLD the leader is reaped at once; the id then stays this group's while
-   * any member lives, and could be reused only after all are gone.) */
+   * zombie until the child is freed (proc_on_pidfd, and sigchld.c): the id names this group and no
+   * other. (Not where the application has SIGCHLD ignored and exits are watched by SIGCHLD: there
+   * the leader is reaped at once, and the id could be reused once every member is gone.) */
   if (killpg(p->pid, signum) < 0) return posix_error(errno);
   return 0;
 }
@@ -776,7 +777,7 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
 
   posix_reserve_stdio();
 #ifdef CP_FORCE_SIGCHLD
-  bool use_pidfd = false;
+  bool use_pidfd = false && pidfd_usable();
 #else
   bool use_pidfd = pidfd_usable();
 #endif
@@ -951,6 +952,7 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
     if (posix_watch(loop, &p->w, POLLIN)) goto fail_started;
   } else {
     p->chld.pid = pid;
+    p->chld.hold = p->group;
     p->chld.on_exit = proc_on_sigchld;
     p->chld_owner = chld;
     posix_sigchld_add(chld, &p->chld);
