@@ -225,9 +225,12 @@ typedef struct cp_options {
   /* Kill the child (and, with kill_tree or detached, every descendant) when this process ends for
    * any reason, SIGKILL included. Off by default, as in Node. Linux: PR_SET_PDEATHSIG, set up from a
    * library thread that lives as long as the process, so a child started from a short-lived thread
-   * does not die with that thread; for a tree, a small guardian process kills the group when this
-   * process is gone. Windows: a job object with KILL_ON_JOB_CLOSE only this process holds. Where
-   * neither exists, cp_spawn fails with CP_ENOTSUP rather than silently not doing it. */
+   * does not die with that thread, and set after set_uid/set_gid (which clear it); the kernel also
+   * clears it when the child execs a set-user-ID or file-capability program, so for those use it with
+   * kill_tree. For a tree, a small guardian process kills the group when this process is gone
+   * (docs/security.md: what it promises, and fork() in the application). Windows: a job object with
+   * KILL_ON_JOB_CLOSE only this process holds, the child created inside it. Where neither exists,
+   * cp_spawn fails with CP_ENOTSUP rather than silently not doing it. */
   bool kill_on_parent_exit;
 
   /* Kill escalation for timeout and max_buffer kills (and cp_child_terminate): when the child (or its
@@ -250,7 +253,10 @@ typedef struct cp_options {
    * true, as in Node's fork(). Other forms ignore it. */
   bool silent;
 
-  /* POSIX only: run as this user / group (set_uid, set_gid say whether to). CP_ENOTSUP on Windows. */
+  /* POSIX only: run as this user / group (set_uid, set_gid say whether to). CP_ENOTSUP on Windows.
+   * Supplementary groups are dropped when running as root. The program is searched on PATH as that
+   * user (a file or directory this process may use but the user may not is skipped, as execvp would
+   * as that user). */
   bool set_uid;
   bool set_gid;
   uint32_t uid;
@@ -289,8 +295,10 @@ typedef struct cp_result {
 /* spawnSync: runs `file` with `args` (NULL-terminated, not including argv[0]; NULL means none),
  * waits for it to exit and for its stdout and stderr to close, and fills *res.
  *
- * `file` is searched on PATH (the child's PATH when options.env sets one) unless it contains a
- * directory separator. Returns 0 when the child ran to completion (whatever its exit status), or
+ * `file` is searched on PATH (the child's PATH when options.env sets one; with no PATH at all,
+ * POSIX's default "/bin:/usr/bin", as Node) unless it contains a directory separator. A relative PATH
+ * entry (and an empty one, meaning ".") is relative to the child's cwd, as for
+ * `sh -c 'cd cwd; exec file'`. Returns 0 when the child ran to completion (whatever its exit status), or
  * the negative code also stored in res->error:
  *   CP_EINVAL  a NULL/empty file, a NULL res, an invalid option (the message names it)
  *   CP_ENOENT, CP_EACCES, CP_ENOTDIR, CP_ENOEXEC, CP_E2BIG, ...  the child could not be started
@@ -362,7 +370,9 @@ CP_API void cp_timer_free(cp_timer *t);
 
 /* Events of a child, all optional, in Node's order: on_spawn once it started (or on_error with the
  * reason it could not start, then on_close); on_stdout/on_stderr data (len 0: that stream ended);
- * on_message for each channel message; on_exit once it exited (status, or -1 and the signal);
+ * on_message for each channel message; on_exit once it exited (status, or -1 and the signal; both
+ * empty, -1 and 0, only when someone else reaped the child and the kernel could not say how it ended:
+ * POSIX before Linux 6.15, docs/security.md);
  * on_disconnect when the channel closes; on_close after the exit and the end of every stdio
  * stream. on_error also reports a failed kill and channel errors. */
 typedef struct cp_child_events {

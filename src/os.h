@@ -78,6 +78,9 @@ typedef struct os_spawn_req {
   const char *const *argv; /* full argv, argv[0] included, NULL-terminated */
   const char *const *envp; /* full environment "NAME=VALUE", NULL-terminated, never NULL */
   const char *path_env;    /* value of PATH in envp (the child's PATH), NULL if it has none */
+  bool env_inherited;      /* envp is this process's environment, unchanged: the platform may hand the
+                            * child its own block as it is (Windows: strings that are not valid
+                            * UTF-16, such as unpaired surrogates, arrive intact) */
   const char *cwd;         /* NULL = parent's */
   cp_stdio stdio[3];       /* kinds as in the public header (never CP_STDIO_CHANNEL here) */
   int channel_fd;          /* -1: no channel; else the child's descriptor number for the message

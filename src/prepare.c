@@ -51,6 +51,7 @@ static int build_env(cp__prepared *p, const cp_options *o, const char *const *ex
     int rc = os_environ_get(&p->parent_env);
     if (rc) return cp__error_set(err, rc, 0, "spawn", NULL);
     p->envp = (const char **)p->parent_env; /* freed as parent_env */
+    p->req.env_inherited = true;
     goto find_path;
   }
   size_t nparent = 0;

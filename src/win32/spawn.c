@@ -13,6 +13,10 @@
  * Exit is watched by a thread-pool wait that posts a packet to the loop's port. */
 #include "win32.h"
 
+/* ProcThreadAttributeValue(ProcThreadAttributeJobList, FALSE, TRUE, FALSE), declared by the SDK only
+ * for Windows 10 targets; the library asks for it at run time. */
+#define WIN32_ATTRIBUTE_JOB_LIST ((DWORD_PTR)0x0002000D)
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,7 +315,7 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
                         prog8, cmdlen, WIN32_CMDLINE_MAX - 1);
     goto fail;
   }
-  rc = win32_make_env_block(req->envp, &wenv);
+  rc = req->env_inherited ? 0 : win32_make_env_block(req->envp, &wenv); /* NULL: our own block, as is */
   if (rc) {
     rc = rc == CP_ENOMEM
              ? cp__error_set(err, rc, 0, "spawn", NULL)
@@ -406,24 +410,6 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
     si.StartupInfo.cbReserved2 = size;
     si.StartupInfo.lpReserved2 = crt;
   }
-  SIZE_T attr_size = 0;
-  InitializeProcThreadAttributeList(NULL, 1, 0, &attr_size);
-  attrs = malloc(attr_size);
-  if (!attrs) goto oom;
-  if (!InitializeProcThreadAttributeList(attrs, 1, 0, &attr_size)) {
-    e = GetLastError();
-    rc = cp__error_set(err, win32_error(e) ? win32_error(e) : CP_EUNKNOWN, (int)e, "spawn", NULL);
-    goto fail;
-  }
-  attrs_init = true;
-  if (!UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit,
-                                 ninherit * sizeof(HANDLE), NULL, NULL)) {
-    e = GetLastError();
-    rc = cp__error_set(err, win32_error(e) ? win32_error(e) : CP_EUNKNOWN, (int)e, "spawn", NULL);
-    goto fail;
-  }
-  si.lpAttributeList = attrs;
-
   /* Job objects: per child, for trees (kill_tree, detached) and for kill_on_parent_exit. This is
    * the only process that holds the handle, so KILL_ON_JOB_CLOSE fires when it ends, however. */
   bool group = req->new_group || req->detached;
@@ -436,8 +422,42 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
     }
   }
 
+  /* The child goes into its job as it is created (PROC_THREAD_ATTRIBUTE_JOB_LIST, Windows 10): were
+   * it created suspended and assigned afterwards, a parent dying in between would leave it
+   * suspended outside any job for ever. Where the attribute is refused (older Windows), that is
+   * the fallback, with the window it has. */
+  bool try_job_list = job != NULL, job_at_creation;
+retry_attrs:
+  job_at_creation = try_job_list;
+  DWORD nattr = job_at_creation ? 2 : 1;
+  SIZE_T attr_size = 0;
+  InitializeProcThreadAttributeList(NULL, nattr, 0, &attr_size);
+  attrs = malloc(attr_size);
+  if (!attrs) goto oom;
+  if (!InitializeProcThreadAttributeList(attrs, nattr, 0, &attr_size)) {
+    e = GetLastError();
+    rc = cp__error_set(err, win32_error(e) ? win32_error(e) : CP_EUNKNOWN, (int)e, "spawn", NULL);
+    goto fail;
+  }
+  attrs_init = true;
+  if (!UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit,
+                                 ninherit * sizeof(HANDLE), NULL, NULL)) {
+    e = GetLastError();
+    rc = cp__error_set(err, win32_error(e) ? win32_error(e) : CP_EUNKNOWN, (int)e, "spawn", NULL);
+    goto fail;
+  }
+  if (job_at_creation && !UpdateProcThreadAttribute(attrs, 0, WIN32_ATTRIBUTE_JOB_LIST, &job, sizeof job, NULL, NULL)) {
+    DeleteProcThreadAttributeList(attrs);
+    attrs_init = false;
+    free(attrs);
+    attrs = NULL;
+    try_job_list = false;
+    goto retry_attrs;
+  }
+  si.lpAttributeList = attrs;
+
   DWORD flags = CREATE_UNICODE_ENVIRONMENT | EXTENDED_STARTUPINFO_PRESENT;
-  if (job) flags |= CREATE_SUSPENDED;
+  if (job && !job_at_creation) flags |= CREATE_SUSPENDED;
   if (req->detached) flags |= DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP;
   if (req->windows_hide) flags |= CREATE_NO_WINDOW;
 
@@ -455,12 +475,20 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   }
   for (DWORD k = 0; k < ninherit; k++) SetHandleInformation(inherit[k], HANDLE_FLAG_INHERIT, 0);
   ReleaseSRWLockExclusive(&inherit_lock);
+  if (!ok && job_at_creation && (e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED)) {
+    DeleteProcThreadAttributeList(attrs); /* a system without job lists: the suspended way */
+    attrs_init = false;
+    free(attrs);
+    attrs = NULL;
+    try_job_list = false;
+    goto retry_attrs;
+  }
   if (!ok) {
     rc = spawn_error(err, e, prog8);
     goto fail;
   }
 
-  if (job) {
+  if (job && !job_at_creation) {
     if (!AssignProcessToJobObject(job, pi.hProcess)) {
       e = GetLastError();
       TerminateProcess(pi.hProcess, 1);

@@ -356,6 +356,46 @@ static void windows_hide_starts_the_child_hidden(void **state) {
   cp_result_free(&r);
 }
 
+/* An inherited environment is the parent's block as it is: a value that is not valid UTF-16 (an
+ * unpaired surrogate) arrives intact, not as U+FFFD (the helper prints it as WTF-8). */
+static void inherited_environment_keeps_unpaired_surrogates(void **state) {
+  (void)state;
+  const wchar_t value[] = {L'a', 0xD800, L'b', 0};
+  assert_true(SetEnvironmentVariableW(L"CPTEST_LONE", value));
+  const char *args[] = {"env", "CPTEST_LONE", NULL};
+  cp_result r;
+  int rc = cptest_run(args, NULL, &r);
+  SetEnvironmentVariableW(L"CPTEST_LONE", NULL);
+  cptest_assert_rc(rc, &r, CP_OK);
+  assert_true(cptest_buf_eq(&r.out, "a\xED\xA0\x80" "b"));
+  cp_result_free(&r);
+}
+
+/* A kill_on_parent_exit or tree child is in its job from its first instruction (no suspended
+ * moment outside it when the system takes PROC_THREAD_ATTRIBUTE_JOB_LIST). */
+static void job_child_is_in_a_job_and_running(void **state) {
+  (void)state;
+  cp_loop *loop;
+  cp_child *c;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  const char *args[] = {"sleep", "10000", NULL};
+  cp_options o = {.kill_on_parent_exit = true, .kill_tree = true,
+                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, NULL, NULL, &c), 0);
+  cp_loop_run(loop, CP_RUN_NOWAIT);
+  HANDLE h = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, (DWORD)cp_child_pid(c));
+  assert_non_null(h);
+  BOOL in = FALSE;
+  assert_true(IsProcessInJob(h, NULL, &in));
+  CloseHandle(h);
+  assert_true(in);
+  assert_int_equal(cp_child_kill_tree(c, CP_SIGKILL), 0);
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  assert_true(cp_child_killed(c));
+  cp_child_free(c);
+  assert_int_equal(cp_loop_free(loop), 0);
+}
+
 /* A text file named .exe is not a program: ENOEXEC from CreateProcessW, with the path. */
 static void text_file_named_exe_is_enoexec(void **state) {
   (void)state;
@@ -388,6 +428,8 @@ int main(void) {
       cmocka_unit_test(verbatim_arguments_are_not_quoted),
       cmocka_unit_test(windows_hide_starts_the_child_hidden),
       cmocka_unit_test(text_file_named_exe_is_enoexec),
+      cmocka_unit_test(inherited_environment_keeps_unpaired_surrogates),
+      cmocka_unit_test(job_child_is_in_a_job_and_running),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
