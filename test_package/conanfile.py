@@ -41,4 +41,8 @@ class ChildprocTestConan(ConanFile):
             # a mingw cross profile on Linux; docs/packaging.md).
             prefix = self.conf.get("user.childproc:run_prefix", default="")
             program = os.path.join(self.cpp.build.bindir, "test_package")
-            self.run(f"{prefix} {program}".strip(), env="conanrun")
+            if self.settings.os == "Windows":
+                program += ".exe"
+            # Through a prefix the program runs in another OS's environment (Wine: the DLLs beside
+            # it), not in conanrun's, which is a .bat for a Windows host.
+            self.run(f"{prefix} {program}" if prefix else program, env="" if prefix else "conanrun")
