@@ -37,7 +37,7 @@ class ChildprocConan(ConanFile):
             self.options.rm_safe("fPIC")
 
     def layout(self):
-        cmake_layout(self, src_folder=".")
+        cmake_layout(self, src_folder="src")
 
     def validate(self):
         # The backends: src/posix (Linux: clone/pidfd/epoll) and src/win32.
