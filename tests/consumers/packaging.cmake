@@ -11,7 +11,7 @@
 #   static       a static install: the header defines CHILDPROC_STATIC, .pc Libs has -pthread, no PIC
 #                unless CMAKE_POSITION_INDEPENDENT_CODE asks for it
 #   shared       a shared install: SOVERSION major.minor, .pc -pthread in Libs.private, the .pc
-#                relocatable, the package version file accepts 0.N and refuses 0.N+1
+#                relocatable, the package version file of 0.N accepts 0.N and refuses 0.N-1
 #   no-cmocka    without CMocka the project configures (one warning, no tests) and builds
 # Variables: SOURCE_DIR WORK_DIR GENERATOR PYTHON CMOCKA_INCLUDE_DIR CMOCKA_LIBRARY
 #            ONLY (optional: a list of the checks above to run)
@@ -20,10 +20,12 @@ cmake_minimum_required(VERSION 3.25)
 include(${CMAKE_CURRENT_LIST_DIR}/common.cmake)
 
 set(failures)
-macro(fail msg)
+function(fail msg) # a function: a macro would expand ${...} inside the message (.pc lines hold some)
   message(SEND_ERROR "${msg}")
+  string(REPLACE ";" "," msg "${msg}")
   list(APPEND failures "${msg}")
-endmacro()
+  set(failures "${failures}" PARENT_SCOPE)
+endfunction()
 function(want name)
   if(NOT ONLY OR name IN_LIST ONLY)
     set(want_${name} TRUE PARENT_SCOPE)
@@ -353,6 +355,7 @@ if(want_shared)
     endif()
     if(NOT CMAKE_HOST_WIN32 AND NOT CMAKE_HOST_APPLE AND NOT EXISTS ${stage}/lib/${so})
       file(GLOB got RELATIVE ${stage}/lib ${stage}/lib/libchildproc.so*)
+      string(JOIN " " got ${got})
       fail("shared: no lib/${so} (SOVERSION); the install has ${got}")
     endif()
     pc_field(cflags ${stage}/lib/pkgconfig/childproc.pc Cflags)
@@ -374,7 +377,7 @@ if(want_shared)
         fail("shared: the moved childproc.pc gives includedir '${inc}'")
       endif()
     endif()
-    # The package version file: 0.N.x accepts a request for 0.N, refuses 0.N+1 (and N-1).
+    # The package version file: 0.N.x accepts a request for 0.N and refuses one for 0.N-1.
     macro(compatible requested)
       set(PACKAGE_FIND_VERSION ${requested})
       string(REPLACE "." ";" parts ${requested})
@@ -388,11 +391,11 @@ if(want_shared)
     if(NOT PACKAGE_VERSION_COMPATIBLE)
       fail("shared: the package version file refuses a request for ${major}.${minor}")
     endif()
-    if(major EQUAL 0)
-      math(EXPR next "${minor} + 1")
-      compatible(0.${next})
+    if(major EQUAL 0 AND minor GREATER 0) # 0.N must not claim to be 0.N-1
+      math(EXPR previous "${minor} - 1")
+      compatible(0.${previous})
       if(PACKAGE_VERSION_COMPATIBLE)
-        fail("shared: the package version file of ${version} accepts a request for 0.${next}")
+        fail("shared: the package version file of ${version} accepts a request for 0.${previous}")
       endif()
     endif()
   endif()

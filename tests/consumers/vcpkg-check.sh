@@ -64,7 +64,7 @@ consume() { # consume <port> <triplet> <package|pkgconfig>
   local out
   out=$("${run[@]}" "$exe" 2>&1)
   if [[ $out == *consumer-ok* ]]; then
-    record PASS "$port $triplet $how: $out"
+    record PASS "$port $triplet $how: $(grep -m1 consumer-ok <<<"$out")"
   else
     record FAIL "$port $triplet $how: $out"
   fi
