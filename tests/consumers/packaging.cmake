@@ -155,12 +155,27 @@ if(want_pin)
   set(conan_ref "${CMAKE_MATCH_1}")
   set(sha256 "${CMAKE_MATCH_2}")
   find_program(GIT git)
+  set(in_git FALSE)
+  set(missing 1)
+  set(shallow "")
+  if(ref AND GIT AND EXISTS ${SOURCE_DIR}/.git)
+    set(in_git TRUE)
+    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} cat-file -e ${ref}^{commit} RESULT_VARIABLE missing
+                    OUTPUT_QUIET ERROR_QUIET)
+    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} rev-parse --is-shallow-repository
+                    OUTPUT_VARIABLE shallow OUTPUT_STRIP_TRAILING_WHITESPACE)
+  endif()
   if(NOT ref)
     fail("pin: ports/childproc/portfile.cmake has no REF/SHA512 pair")
   elseif(NOT conan_ref STREQUAL ref)
     fail("pin: recipes/childproc/all/conandata.yml pins '${conan_ref}', the vcpkg port '${ref}'")
-  elseif(NOT GIT OR NOT EXISTS ${SOURCE_DIR}/.git)
+  elseif(NOT in_git)
     message(STATUS "pin: not checked (not a git checkout): REF ${ref}")
+  elseif(missing AND shallow STREQUAL "true")
+    message(STATUS "pin: not checked (a shallow clone without ${ref})")
+  elseif(missing)
+    fail("pin: REF ${ref} is not a commit of this repository (was the branch rebased or squashed?): "
+         "pin one that is with tests/consumers/source-archive.sh --pin <commit>")
   else()
     execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} archive --format=tar.gz --prefix=childproc-${ref}/
                             -o ${WORK_DIR}/source.tar.gz ${ref}
