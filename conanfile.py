@@ -1,6 +1,7 @@
 """conan 2 recipe for developing childproc: builds this source tree (`conan create .`; test_package/
 checks the result). recipes/childproc/all/ is the same recipe in conan-center form, building a pinned
-release archive (conandata.yml + source()); the two differ only in where the sources come from."""
+release archive (conandata.yml + source()); the two differ only in where the sources come from
+(exports_sources + VERSION here, conandata.yml + source() there, and so the layout's source folder)."""
 from conan import ConanFile
 from conan.errors import ConanInvalidConfiguration
 from conan.tools.cmake import CMake, CMakeToolchain, cmake_layout
@@ -28,6 +29,9 @@ class ChildprocConan(ConanFile):
     def set_version(self):
         self.version = self.version or load(self, os.path.join(self.recipe_folder, "VERSION")).strip()
 
+    def layout(self):
+        cmake_layout(self)
+
     def config_options(self):
         if self.settings.os == "Windows":
             del self.options.fPIC
@@ -35,9 +39,6 @@ class ChildprocConan(ConanFile):
     def configure(self):
         if self.options.shared:
             self.options.rm_safe("fPIC")
-
-    def layout(self):
-        cmake_layout(self, src_folder="src")
 
     def validate(self):
         # The backends: src/posix (Linux: clone/pidfd/epoll) and src/win32.

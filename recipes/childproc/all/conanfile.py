@@ -24,6 +24,9 @@ class ChildprocConan(ConanFile):
     def source(self):
         get(self, **self.conan_data["sources"][self.version], strip_root=True)
 
+    def layout(self):
+        cmake_layout(self, src_folder="src")
+
     def config_options(self):
         if self.settings.os == "Windows":
             del self.options.fPIC
@@ -31,9 +34,6 @@ class ChildprocConan(ConanFile):
     def configure(self):
         if self.options.shared:
             self.options.rm_safe("fPIC")
-
-    def layout(self):
-        cmake_layout(self, src_folder="src")
 
     def validate(self):
         # The backends: src/posix (Linux: clone/pidfd/epoll) and src/win32.
