@@ -35,8 +35,9 @@ extern "C" {
 #define CHILDPROC_VERSION_PATCH  0
 #define CHILDPROC_VERSION_STRING "0.1.0"
 
-/* CP_API marks the exported functions. Static users on Windows define CHILDPROC_STATIC (the CMake
- * target does it for them). */
+/* CP_API marks the exported functions. On Windows a static library's users need CHILDPROC_STATIC
+ * defined: the CMake target and the pkg-config module pass it, and the header a static build
+ * installs defines it itself (cmake/StaticHeader.cmake). */
 #if defined(_WIN32)
 #if defined(CHILDPROC_STATIC)
 #define CP_API
