@@ -271,27 +271,31 @@ CHILD_CODE static int child_main(void *arg) {
 
 /* ---- in the parent ---- */
 
-/* Whether pidfds work here. Probed until an answer is certain: a probe that fails for want of a
- * descriptor or memory says nothing about the kernel and is tried again on the next spawn. */
+/* Whether pidfds work here: 1 or 0, or -errno when the probe could not tell (no descriptor or memory
+ * left: the caller fails with that, rather than falling back to SIGCHLD for good). Probed until an
+ * answer is certain. */
 static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pidfd_state; /* 0 unknown, 1 yes, -1 no */
 
-static bool pidfd_usable(void) {
+static int pidfd_usable(void) {
   int st = __atomic_load_n(&pidfd_state, __ATOMIC_ACQUIRE);
   if (st) return st > 0;
+  int e = 0;
   pthread_mutex_lock(&probe_lock);
   if (!pidfd_state) {
     int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
     if (fd >= 0) {
       close(fd);
       __atomic_store_n(&pidfd_state, 1, __ATOMIC_RELEASE);
-    } else if (errno == ENOSYS || errno == EPERM || errno == EINVAL) {
+    } else if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+      e = errno;
+    } else {
       __atomic_store_n(&pidfd_state, -1, __ATOMIC_RELEASE);
     }
   }
   st = pidfd_state;
   pthread_mutex_unlock(&probe_lock);
-  return st > 0;
+  return e ? -e : st > 0;
 }
 
 /* The moment of starting the child, for os_spawn() and the spawner thread. */
@@ -776,10 +780,12 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   *channel = NULL;
 
   posix_reserve_stdio();
+  int usable = pidfd_usable();
+  if (usable < 0) return cp__error_set(err, posix_error(-usable), -usable, "pidfd_open", NULL);
 #ifdef CP_FORCE_SIGCHLD
-  bool use_pidfd = false && pidfd_usable();
+  bool use_pidfd = false;
 #else
-  bool use_pidfd = pidfd_usable();
+  bool use_pidfd = usable;
 #endif
   posix_sigchld *chld = NULL;
   if (!use_pidfd) {

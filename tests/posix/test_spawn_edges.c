@@ -446,6 +446,94 @@ static void set_uid_spawn_does_not_wait_for_forked_processes(void **state) {
   assert_true(worst < 700); /* a forked copy lives 1 s: waiting for one shows as >= 1000 ms */
 }
 
+/* A spawner thread that could not be created (process limit) is tried again by the next spawn. */
+static int app_spawner_after_limit(int wfd, void *arg) {
+  (void)arg;
+  if (drop_to(TEST_UID, TEST_UID) < 0) return 110;
+  struct rlimit low = {1, 64}, high = {64, 64}; /* soft 1: this process alone fills it */
+  cp_options o = {.kill_on_parent_exit = true,
+                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  cp_result r;
+  if (setrlimit(RLIMIT_NPROC, &low) < 0) return 111;
+  int first = cp_spawn_sync("true", NULL, &o, &r);
+  cp_result_free(&r);
+  if (setrlimit(RLIMIT_NPROC, &high) < 0) return 112;
+  int second = cp_spawn_sync("true", NULL, &o, &r);
+  cp_result_free(&r);
+  report(wfd, first, second);
+  return 0;
+}
+
+static void spawner_thread_failure_is_not_remembered(void **state) {
+  (void)state;
+  if (geteuid() != 0) CPTEST_SKIP("needs root (a second user for RLIMIT_NPROC)");
+  int rfd;
+  pid_t app = start_app(app_spawner_after_limit, NULL, &rfd);
+  long first = 1, second = 1;
+  assert_int_equal(read_longs(rfd, 10000, &first, &second), 2);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(first, CP_EAGAIN);
+  assert_int_equal(second, 0);
+}
+
+/* The pidfd probe failing for want of a descriptor says nothing about the kernel: after the limit
+ * is lifted, children are watched by pidfd again and no SIGCHLD handler is installed. Run in a fresh
+ * process (this program re-executed), where nothing has probed yet. */
+static void on_error_code(cp_child *c, const cp_error *e, void *ud) {
+  (void)c;
+  *(int *)ud = e->code;
+}
+
+static int probe_at_fd_limit_main(void) {
+  cp_loop *loop;
+  if (cp_loop_new(&loop)) return 120;
+  struct rlimit old, low;
+  if (getrlimit(RLIMIT_NOFILE, &old) < 0) return 121;
+  int top = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) top = fd;
+  low.rlim_cur = (rlim_t)top + 1; /* the loop exists; no new descriptor fits */
+  low.rlim_max = old.rlim_max;
+  cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  cp_child_events ev = {.on_error = on_error_code};
+  int first = 0, second = 0;
+  cp_child *c;
+  if (setrlimit(RLIMIT_NOFILE, &low) < 0) return 122;
+  int fill[1024], nfill = 0; /* and the free numbers below the limit taken */
+  while (nfill < 1024 && (fill[nfill] = dup(0)) >= 0) nfill++;
+  if (cp_spawn(loop, "true", NULL, &o, &ev, &first, &c)) return 123;
+  cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_child_free(c);
+  while (nfill > 0) close(fill[--nfill]);
+  if (setrlimit(RLIMIT_NOFILE, &old) < 0) return 124;
+  if (cp_spawn(loop, "true", NULL, &o, &ev, &second, &c)) return 125;
+  cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_child_free(c);
+  cp_loop_free(loop);
+  struct sigaction sa;
+  sigaction(SIGCHLD, NULL, &sa);
+  bool handler = (sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+  printf("%d %d %d\n", first, second, handler);
+  return 0;
+}
+
+static void pidfd_probe_failure_at_the_fd_limit_is_not_remembered(void **state) {
+  (void)state;
+  const char *args[] = {"probe-at-fd-limit", NULL};
+  cp_result r;
+  cptest_assert_rc(cp_spawn_sync(cptest_bin("test_spawn_edges"), args, NULL, &r), &r, CP_OK);
+  assert_int_equal(r.status, 0);
+  int first = 1, second = 1, handler = 1;
+  assert_int_equal(sscanf(r.out.data, "%d %d %d", &first, &second, &handler), 3);
+  cp_result_free(&r);
+  assert_int_equal(first, CP_EMFILE);
+  assert_int_equal(second, 0);
+#ifndef CHILDPROC_TEST_FORCE_SIGCHLD
+  assert_int_equal(handler, 0);
+#endif
+}
+
 /* ---- 2. parent-death survives set_uid --------------------------------------------------------- */
 
 static int app_setuid_child(int wfd, void *arg) {
@@ -732,7 +820,8 @@ static void tree_group_id_is_held_until_the_child_is_freed(void **state) {
   assert_int_equal(cp_loop_free(loop), 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "probe-at-fd-limit") == 0) return probe_at_fd_limit_main();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(failed_tree_spawn_kills_no_unrelated_group),
       cmocka_unit_test(guardian_runs_no_handler_of_the_application),
@@ -741,6 +830,8 @@ int main(void) {
       cmocka_unit_test(forked_copy_does_not_keep_a_tree_alive),
       cmocka_unit_test(set_uid_spawn_does_not_wait_for_forked_processes),
       cmocka_unit_test(set_uid_child_dies_with_its_parent),
+      cmocka_unit_test(spawner_thread_failure_is_not_remembered),
+      cmocka_unit_test(pidfd_probe_failure_at_the_fd_limit_is_not_remembered),
       cmocka_unit_test(closed_stdio_threads_children_get_the_null_device),
       cmocka_unit_test_setup_teardown(relative_cwd_and_relative_path_entry_run_what_sh_runs, setup_dir,
                                       teardown_dir),
