@@ -28,6 +28,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef __WALL /* Linux: a clone child whatever its exit signal; elsewhere every child is one kind */
+#define __WALL 0
+#endif
+
 #define TEST_UID 54321 /* no passwd entry needed; nothing else on the machine runs as it */
 #define NOBODY 65534
 
