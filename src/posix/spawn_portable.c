@@ -95,8 +95,9 @@ static void window_leave(void) {
   pthread_mutex_unlock(&window_lock);
 }
 
-CHILD_CODE static void fork_child(child_ctx *x) {
+CHILD_CODE static void fork_child(child_ctx *x, pid_t parent) {
   const posix_child *a = x->c;
+  (void)parent; /* without procctl: the guardian watches */
   posix_child_setup(x);
   /* A forked child is the only thread of its process: the libc calls change just it. */
   if ((a->set_uid || a->set_gid) && geteuid() == 0 && setgroups(0, NULL) < 0) posix_child_fail(x, STEP_SETGROUPS);
@@ -107,7 +108,7 @@ CHILD_CODE static void fork_child(child_ctx *x) {
   if (a->pdeath) {
     int sig = SIGKILL;
     if (procctl(P_PID, 0, PROC_PDEATHSIG_CTL, &sig) < 0) posix_child_fail(x, STEP_PDEATHSIG);
-    if (getppid() == 1) _exit(127);
+    if (getppid() != parent) _exit(127);
   }
 #endif
   posix_child_cloexec_loop(3);
@@ -136,8 +137,9 @@ static int start_fork(const posix_child *c, pid_t *pidp, cp_error *err) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid == 0) fork_child(&x);
+  if (pid == 0) fork_child(&x, parent);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   close(errpipe[1]);
