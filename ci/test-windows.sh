@@ -21,55 +21,8 @@ cmocka_prefix=$deps/cmocka-prefix
 # ---- packages ------------------------------------------------------------------------------------
 ensure_packages cmake ninja-build gcc-mingw-w64-x86-64 wine wine64 xz-utils
 
-# ---- cmocka, cross-built from Debian's source package (cached) -----------------------------------------
-fetch_cmocka_source() {
-  # A private apt: its own sources list (the system's deb822 entries turned into deb-src), its own
-  # lists, cache and state, all under the build tree.
-  local apt=$deps/apt
-  mkdir -p "$apt/etc" "$apt/state/lists/partial" "$apt/cache/archives/partial" "$deps/src"
-  local system_sources=/etc/apt/sources.list.d/debian.sources
-  if [ -f "$system_sources" ]; then
-    sed -E 's/^Types:[[:space:]]*deb$/Types: deb-src/' "$system_sources" >"$apt/etc/src.sources"
-  elif [ -f /etc/apt/sources.list ]; then
-    grep -E '^deb[[:space:]]' /etc/apt/sources.list | sed -E 's/^deb([[:space:]])/deb-src\1/' \
-      >"$apt/etc/src.list"
-  else
-    echo "no Debian sources found to derive a deb-src entry from" >&2
-    return 1
-  fi
-  local list
-  list=$(ls "$apt/etc"/src.* | head -n 1)
-  local opts=(-o "Dir::Etc::sourcelist=$list" -o "Dir::Etc::sourceparts=-"
-    -o "Dir::State=$apt/state" -o "Dir::Cache=$apt/cache" -o "APT::Sandbox::User=root")
-  log "fetching the cmocka source package (private apt configuration in $apt)"
-  apt-get "${opts[@]}" update -qq
-  (cd "$deps/src" && apt-get "${opts[@]}" source --download-only -qq cmocka)
-}
-
-build_cmocka() {
-  if [ -f "$cmocka_prefix/lib/libcmocka-static.a" ] && [ -f "$cmocka_prefix/include/cmocka.h" ]; then
-    log "cmocka for mingw: cached in $cmocka_prefix"
-    return 0
-  fi
-  local tarball
-  tarball=$(ls "$deps/src"/cmocka_*.orig.tar.* 2>/dev/null | head -n 1 || true)
-  if [ -z "$tarball" ]; then
-    fetch_cmocka_source
-    tarball=$(ls "$deps/src"/cmocka_*.orig.tar.* | head -n 1)
-  fi
-  log "cross-building cmocka from $(basename "$tarball")"
-  rm -rf "$deps/cmocka-src" "$deps/cmocka-build"
-  mkdir -p "$deps/cmocka-src"
-  tar -xf "$tarball" -C "$deps/cmocka-src" --strip-components=1
-  cmake -S "$deps/cmocka-src" -B "$deps/cmocka-build" -G Ninja \
-    -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_INSTALL_PREFIX="$cmocka_prefix" \
-    -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >/dev/null
-  cmake --build "$deps/cmocka-build" -j "$CP_JOBS" >/dev/null
-  cmake --install "$deps/cmocka-build" >/dev/null
-}
-
-build_cmocka
+# ---- cmocka, cross-built from Debian's source package (cached; ci/lib.sh) -------------------------
+cross_build_cmocka "$toolchain" "$cmocka_prefix" "$deps"
 
 # ---- childproc -------------------------------------------------------------------------------------
 log "mingw-w64 build ($build)"
