@@ -89,7 +89,9 @@ enum {
   CP_EBADF = -19,        /* an fd/handle given in options.stdio is not open */
   CP_ECANCELED = -20,    /* the operation was canceled */
   CP_ECHILDFAILED = -21, /* exec/execFile: the child exited non-zero or was killed by a signal */
-  CP_EUNKNOWN = -22      /* an OS error with no better mapping (see cp_error.os_error) */
+  CP_EUNKNOWN = -22,     /* an OS error with no better mapping (see cp_error.os_error) */
+  CP_EPROTO = -23        /* the channel's peer broke the wire format (Windows: a malformed frame
+                          * header, or one cut short at the end; see docs/channel.md) */
 };
 
 /* A sentence describing the code ("no such file or directory"). Never NULL; unknown codes give
