@@ -2,7 +2,7 @@
  * against a hand-written peer that puts raw bytes on the pipe. On Windows the channel carries libuv's
  * IPC frames (docs/channel.md, "Windows"); these tests pin that Node and childproc agree on them:
  *  - a node.exe parent and examples/ipc-echo: unicode, a 1 MiB message, 2000 small ones, and the
- *    disconnect from either side;
+ *    disconnect from either side; a node.exe parent's requests served by cp_channel_serve;
  *  - a childproc parent forking node.exe: 1000 round trips, requests, the child exiting by itself
  *    once the parent disconnects; a pool of node.exe workers with one crashing mid-task;
  *  - malformed frames from a raw peer end in on_error (CP_EPROTO / CP_ENOBUFS) and a disconnect, at
@@ -118,6 +118,35 @@ static void node_parent_sees_the_childproc_child_disconnect(void **state) {
       "c.on('disconnect', () => { seen.push('disconnect'); if (code !== null) done(); });\n"
       "c.on('exit', c0 => { code = c0; if (seen.includes('disconnect')) done(); });\n";
   char *script = script_file("parent-disconnect.js", js);
+  const char *extra[] = {cptest_bin("test_win32_node"), NULL};
+  run_node_script(script, extra);
+  free(script);
+}
+
+/* A childproc child serving requests (cp_channel_serve) to a Node parent that sends {id, ...} objects
+ * and matches the {id, result} / {id, error} replies, as a Node pool would. */
+static void node_parent_requests_from_a_serving_childproc_child(void **state) {
+  (void)state;
+  NEED_NODE();
+  static const char js[] =
+      "const cp = require('child_process');\n"
+      "const c = cp.spawn(process.argv[2], ['--serving-child'], {stdio: ['ignore', 'ignore', 'inherit', 'ipc']});\n"
+      "const pending = new Map();\n"
+      "let ok = 0, bad = [];\n"
+      "c.on('message', m => {\n"
+      "  const want = pending.get(m.id); pending.delete(m.id);\n"
+      "  if (want === undefined) bad.push(m);\n"
+      "  else if (want < 0 ? m.error === 'negative' : m.result === want * 2) ok++;\n"
+      "  else bad.push(m);\n"
+      "  if (pending.size === 0) c.disconnect();\n"
+      "});\n"
+      "c.on('exit', code => {\n"
+      "  const good = code === 0 && ok === 300 && bad.length === 0;\n"
+      "  process.stdout.write(good ? 'OK\\n' : 'BAD ' + JSON.stringify({code, ok, bad: bad.slice(0, 3)}) + '\\n');\n"
+      "  process.exitCode = good ? 0 : 1;\n"
+      "});\n"
+      "for (let id = 1; id <= 300; id++) { const n = id % 7 === 0 ? -id : id; pending.set(id, n); c.send({id, n}); }\n";
+  char *script = script_file("parent-requests.js", js);
   const char *extra[] = {cptest_bin("test_win32_node"), NULL};
   run_node_script(script, extra);
   free(script);
@@ -540,6 +569,32 @@ static int raw_peer(const char *hex, const char *then) {
   return 0;
 }
 
+/* A childproc child serving {"n": x} requests: the result is 2x, an error for negative x. */
+static void serve_double(cp_request *req, const char *msg, size_t len, void *ud) {
+  (void)ud;
+  const char *p = strstr(msg, "\"n\":");
+  long n = p && (size_t)(p - msg) < len ? strtol(p + 4, NULL, 10) : 0;
+  if (n < 0) {
+    cp_request_fail(req, "negative");
+    return;
+  }
+  char out[32];
+  int k = snprintf(out, sizeof out, "%ld", 2 * n);
+  cp_request_reply(req, out, (size_t)k);
+}
+
+static int serving_child(void) {
+  cp_loop *loop;
+  if (cp_loop_new(&loop)) return 40;
+  cp_channel *ch;
+  if (cp_channel_open_parent(loop, NULL, NULL, &ch)) return 41;
+  if (cp_channel_serve(ch, serve_double, NULL)) return 42;
+  int rc = cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_channel_free(ch);
+  cp_loop_free(loop);
+  return rc ? 43 : 0;
+}
+
 /* A childproc child that sends one message and disconnects first. */
 static int disconnecting_child(void) {
   cp_loop *loop;
@@ -558,9 +613,11 @@ static int disconnecting_child(void) {
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--raw-peer") == 0) return raw_peer(argv[2], argv[3]);
   if (argc == 2 && strcmp(argv[1], "--disconnecting-child") == 0) return disconnecting_child();
+  if (argc == 2 && strcmp(argv[1], "--serving-child") == 0) return serving_child();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(node_parent_gets_every_echo_from_ipc_echo),
       cmocka_unit_test(node_parent_sees_the_childproc_child_disconnect),
+      cmocka_unit_test(node_parent_requests_from_a_serving_childproc_child),
       cmocka_unit_test(c_parent_and_node_child_exchange_1000_messages),
       cmocka_unit_test(c_parent_requests_from_a_node_child),
       cmocka_unit_test(node_worker_pool_requeues_the_task_of_a_crashed_worker),
