@@ -328,6 +328,228 @@ static void node_worker_pool_requeues_the_task_of_a_crashed_worker(void **state)
   free(marker);
 }
 
+/* ---- spawnSync side by side with node.exe ------------------------------------------------------------- */
+
+/* One case run by both: the helper (or `file` when set) with args, optionally a replaced environment,
+ * a cwd and a timeout. */
+typedef struct sync_case {
+  const char *name;
+  const char *file; /* NULL: the helper */
+  const char *args[12];
+  const char *env[4]; /* replaced environment when env[0] is set */
+  bool in_tmpdir;     /* cwd = the scratch directory */
+  const char *cwd;    /* else this cwd, if set */
+  int timeout_ms;
+  const char *node; /* NULL: Node reports it as cp_spawn_sync does; else Node's report (a difference
+                     * docs/node-mapping.md lists) */
+} sync_case;
+
+
+static void buf_add(cp_buffer *b, const char *s, size_t n) {
+  char *d = realloc(b->data, b->len + n + 1);
+  assert_non_null(d);
+  memcpy(d + b->len, s, n);
+  b->data = d;
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+static void buf_puts(cp_buffer *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+/* JSON.stringify's form of a string (the cases' texts are ASCII, so only the escapes matter). */
+static void json_str(cp_buffer *b, const char *s, size_t n) {
+  buf_puts(b, "\"");
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char e[8];
+    if (c == '"' || c == '\\') {
+      e[0] = '\\', e[1] = (char)c, e[2] = 0;
+    } else if (c == '\n') {
+      strcpy(e, "\\n");
+    } else if (c == '\r') {
+      strcpy(e, "\\r");
+    } else if (c == '\t') {
+      strcpy(e, "\\t");
+    } else if (c < 0x20) {
+      snprintf(e, sizeof e, "\\u%04x", c);
+    } else {
+      e[0] = (char)c, e[1] = 0;
+    }
+    buf_puts(b, e);
+  }
+  buf_puts(b, "\"");
+}
+
+/* Node's error.code for a CP_E* code (the names are Node's). */
+static const char *node_code(int rc) { return cp_err_name(rc); }
+
+/* What cp_spawn_sync gives for the case, in the shape the Node script prints. */
+static void run_case_here(const sync_case *k, cp_buffer *json) {
+  const char *args[13] = {0};
+  size_t n = 0;
+  for (; k->args[n]; n++) args[n] = k->args[n];
+  cp_options o = {.timeout_ms = (uint64_t)k->timeout_ms, .stdio = {{CP_STDIO_IGNORE, 0}}};
+  if (k->env[0]) {
+    o.env_mode = CP_ENV_REPLACE;
+    o.env = k->env;
+  }
+  if (k->in_tmpdir) o.cwd = cptest_tmpdir;
+  if (k->cwd) o.cwd = k->cwd;
+  cp_result r;
+  int rc = cp_spawn_sync(k->file ? k->file : cptest_helper(), args, &o, &r);
+  char num[32];
+  buf_puts(json, "{\"name\":");
+  json_str(json, k->name, strlen(k->name));
+  buf_puts(json, ",\"status\":");
+  if (r.status >= 0 && rc != CP_ETIMEDOUT && !(rc && r.pid == 0)) {
+    snprintf(num, sizeof num, "%lld", (long long)r.status);
+    buf_puts(json, num);
+  } else {
+    buf_puts(json, "null");
+  }
+  buf_puts(json, ",\"signal\":");
+  if (r.signal) {
+    const char *sn = cp_signal_name(r.signal);
+    json_str(json, sn, strlen(sn));
+  } else {
+    buf_puts(json, "null");
+  }
+  buf_puts(json, ",\"error\":");
+  if (rc && rc != CP_ECHILDFAILED)
+    json_str(json, node_code(rc), strlen(node_code(rc)));
+  else
+    buf_puts(json, "null");
+  buf_puts(json, ",\"stdout\":");
+  json_str(json, r.out.data ? r.out.data : "", r.out.len);
+  buf_puts(json, "}");
+  cp_result_free(&r);
+}
+
+/* The Node side: the same case as a JSON object for the script. */
+static void case_json(const sync_case *k, cp_buffer *json) {
+  buf_puts(json, "{\"name\":");
+  json_str(json, k->name, strlen(k->name));
+  buf_puts(json, ",\"file\":");
+  const char *file = k->file ? k->file : cptest_helper();
+  json_str(json, file, strlen(file));
+  buf_puts(json, ",\"args\":[");
+  for (size_t i = 0; k->args[i]; i++) {
+    if (i) buf_puts(json, ",");
+    json_str(json, k->args[i], strlen(k->args[i]));
+  }
+  buf_puts(json, "],\"opts\":{\"stdio\":[\"ignore\",\"pipe\",\"pipe\"],\"encoding\":\"latin1\"");
+  if (k->timeout_ms) {
+    char num[32];
+    snprintf(num, sizeof num, ",\"timeout\":%d", k->timeout_ms);
+    buf_puts(json, num);
+  }
+  const char *cwd = k->in_tmpdir ? cptest_tmpdir : k->cwd;
+  if (cwd) {
+    buf_puts(json, ",\"cwd\":");
+    json_str(json, cwd, strlen(cwd));
+  }
+  if (k->env[0]) {
+    buf_puts(json, ",\"env\":{");
+    for (size_t i = 0; k->env[i]; i++) {
+      const char *eq = strchr(k->env[i], '=');
+      if (i) buf_puts(json, ",");
+      json_str(json, k->env[i], (size_t)(eq - k->env[i]));
+      buf_puts(json, ":");
+      json_str(json, eq + 1, strlen(eq + 1));
+    }
+    buf_puts(json, "}");
+  }
+  buf_puts(json, "}}");
+}
+
+/* Exit codes, start failures, argument bytes, environment names differing in case, cwd, timeouts,
+ * the PATH search and batch files: cp_spawn_sync and node.exe's spawnSync must report each case the
+ * same way, except for the differences docs/node-mapping.md lists ("spawnSync on Windows, side by
+ * side"), which are pinned here too. */
+static void spawn_sync_matches_node_spawnSync(void **state) {
+  (void)state;
+  NEED_NODE();
+  static const sync_case cases[] = {
+      {"exit 0", NULL, {"exit", "0"}, {0}, false, NULL, 0, NULL},
+      {"exit 3", NULL, {"exit", "3"}, {0}, false, NULL, 0, NULL},
+      {"exit 300", NULL, {"exit", "300"}, {0}, false, NULL, 0, NULL},
+      {"exit -1", NULL, {"exit", "-1"}, {0}, false, NULL, 0, NULL},
+      {"missing program", "cp-no-such-program-here", {"x"}, {0}, false, NULL, 0, NULL},
+      {"missing program path", "C:\\no\\such\\dir\\prog.exe", {"x"}, {0}, false, NULL, 0, NULL},
+      {"argument bytes", NULL, {"argv", "", "a b", "a\"b", "a\\", "a\\\\\"b c\\", "\t", "%PATH%", "^&|<>"},
+       {0}, false, NULL, 0, NULL},
+      {"env name case", NULL, {"env", "CP_DIFF"}, {"Cp_Diff=mixed", "SYSTEMROOT=C:\\windows"}, false, NULL, 0, NULL},
+      {"env unset", NULL, {"env", "CP_DIFF_NONE"}, {"CP_OTHER=1", "SYSTEMROOT=C:\\windows"}, false, NULL, 0, NULL},
+      {"cwd", NULL, {"cwd"}, {0}, true, NULL, 0, NULL},
+      {"missing cwd", NULL, {"cwd"}, {0}, false, "C:\\no\\such\\cwd", 0, NULL},
+      {"timeout", NULL, {"sleep", "20000"}, {0}, false, NULL, 400, NULL},
+      {"unicode argument", NULL, {"argv", "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x8e\x89"}, {0}, false, NULL, 0, NULL},
+      {"env names equal but for case", NULL, {"env", "CP_DUP"}, {"CP_DUP=upper", "cp_dup=lower", "SYSTEMROOT=C:\\windows"},
+       false, NULL, 0,
+       "{\"name\":\"env names equal but for case\",\"status\":0,\"signal\":null,\"error\":null,\"stdout\":\"upper\"}"},
+      {"program found on PATH", "cmd", {"/d", "/c", "exit 7"}, {0}, false, NULL, 0, NULL},
+      {"batch file without a shell", ".\\cp-diff.bat", {"x"}, {0}, true, NULL, 0,
+       "{\"name\":\"batch file without a shell\",\"status\":null,\"signal\":null,\"error\":\"EINVAL\",\"stdout\":\"\"}"},
+      {"missing batch file", ".\\cp-none.bat", {"x"}, {0}, true, NULL, 0,
+       "{\"name\":\"missing batch file\",\"status\":null,\"signal\":null,\"error\":\"EINVAL\",\"stdout\":\"\"}"},
+  };
+  enum { NCASES = sizeof cases / sizeof cases[0] };
+  char *bat = cptest_join(cptest_tmpdir, "cp-diff.bat");
+  assert_int_equal(cptest_write_file(bat, "@exit /b 4\r\n", 12, 0644), 0);
+  free(bat);
+  cp_buffer in = {0}, want = {0};
+  buf_puts(&in, "[");
+  buf_puts(&want, "[");
+  for (size_t i = 0; i < NCASES; i++) {
+    if (i) buf_puts(&in, ","), buf_puts(&want, ",");
+    case_json(&cases[i], &in);
+    if (cases[i].node) {
+      cp_buffer here = {0};
+      run_case_here(&cases[i], &here); /* it must still run here as it always did */
+      buf_puts(&want, cases[i].node);
+      if (strcmp(cases[i].name, "batch file without a shell") == 0)
+        assert_string_equal(here.data, "{\"name\":\"batch file without a shell\",\"status\":4,\"signal\":null,"
+                                       "\"error\":null,\"stdout\":\"\"}");
+      else if (strcmp(cases[i].name, "missing batch file") == 0)
+        assert_string_equal(here.data, "{\"name\":\"missing batch file\",\"status\":null,\"signal\":null,"
+                                       "\"error\":\"ENOENT\",\"stdout\":\"\"}");
+      else
+        assert_string_equal(here.data, "{\"name\":\"env names equal but for case\",\"status\":0,\"signal\":null,"
+                                       "\"error\":null,\"stdout\":\"lower\"}");
+      free(here.data);
+    } else {
+      run_case_here(&cases[i], &want);
+    }
+  }
+  buf_puts(&in, "]");
+  buf_puts(&want, "]");
+  char *cases_path = cptest_join(cptest_tmpdir, "cases.json");
+  assert_int_equal(cptest_write_file(cases_path, in.data, in.len, 0644), 0);
+  char *script = script_file("spawnsync.js",
+                             "const cp = require('child_process'), fs = require('fs');\n"
+                             "const cases = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));\n"
+                             "const out = cases.map(c => {\n"
+                             "  const r = cp.spawnSync(c.file, c.args, c.opts);\n"
+                             "  return {name: c.name, status: r.status, signal: r.signal,\n"
+                             "          error: r.error ? r.error.code : null, stdout: r.stdout || ''};\n"
+                             "});\n"
+                             "process.stdout.write(JSON.stringify(out));\n");
+  const char *args[] = {script, cases_path, NULL};
+  cp_options o = {.timeout_ms = NODE_TIMEOUT_MS, .stdio = {{CP_STDIO_IGNORE, 0}}};
+  cp_result r;
+  assert_int_equal(cp_spawn_sync(node_exe(), args, &o, &r), 0);
+  assert_int_equal(r.status, 0);
+  if (!r.out.data || strcmp(r.out.data, want.data) != 0)
+    fprintf(stderr, "node.exe spawnSync: %s\nexpected:          %s\n", r.out.data ? r.out.data : "",
+            want.data);
+  assert_non_null(r.out.data);
+  assert_string_equal(r.out.data, want.data);
+  cp_result_free(&r);
+  free(in.data);
+  free(want.data);
+  free(cases_path);
+  free(script);
+}
+
 /* ---- malformed frames from a raw peer --------------------------------------------------------------- */
 
 typedef struct frames {
@@ -621,6 +843,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(c_parent_and_node_child_exchange_1000_messages),
       cmocka_unit_test(c_parent_requests_from_a_node_child),
       cmocka_unit_test(node_worker_pool_requeues_the_task_of_a_crashed_worker),
+      cmocka_unit_test(spawn_sync_matches_node_spawnSync),
       cmocka_unit_test(bad_flags_are_a_protocol_error),
       cmocka_unit_test(connection_flag_without_a_socket_is_a_protocol_error),
       cmocka_unit_test(nonzero_reserved2_is_a_protocol_error),
