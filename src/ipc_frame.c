@@ -28,14 +28,14 @@ void cp__frame_reader_init(cp__frame_reader *r, uint64_t limit) {
 static int frame_begin(cp__frame_reader *r) {
   uint32_t flags = le32(r->head), length = le32(r->head + 8), reserved2 = le32(r->head + 12);
   uint32_t socket = flags & (CP__FRAME_HAS_SOCKET | CP__FRAME_SOCKET_CONN);
-  if (flags & ~(uint32_t)(CP__FRAME_HAS_DATA | CP__FRAME_HAS_SOCKET | CP__FRAME_SOCKET_CONN)) return CP_EPROTO;
+  if (flags & ~(uint32_t)(CP__FRAME_HAS_DATA | CP__FRAME_HAS_SOCKET | CP__FRAME_SOCKET_CONN))
+    return CP_EPROTO;
   if (socket == CP__FRAME_SOCKET_CONN) return CP_EPROTO; /* "a connection", but no socket */
   if (reserved2 != 0) return CP_EPROTO;
   if (!(flags & CP__FRAME_HAS_DATA) && length != 0) return CP_EPROTO;
   if (length > r->limit) return CP_ENOBUFS;
   r->payload = length;
   r->skip = socket ? CP__FRAME_SOCKET_INFO : 0;
-  if (socket) r->sockets++;
   return 0;
 }
 
@@ -81,9 +81,7 @@ int cp__frame_end(const cp__frame_reader *r) {
   return r->head_n || r->skip ? CP_EPROTO : 0;
 }
 
-size_t cp__frame_count(size_t len) {
-  return len / FRAME_MAX_DATA + (len % FRAME_MAX_DATA != 0);
-}
+size_t cp__frame_count(size_t len) { return len / FRAME_MAX_DATA + (len % FRAME_MAX_DATA != 0); }
 
 size_t cp__frame_write(char *out, const void *msg, size_t len) {
   const char *p = msg;

@@ -23,13 +23,12 @@
 #define CP__FRAME_SOCKET_CONN 0x04u
 
 typedef struct cp__frame_reader {
-  uint64_t limit;     /* largest data_length accepted */
-  uint32_t payload;   /* payload bytes of the current frame still to come */
-  uint32_t skip;      /* socket-record bytes still to skip */
-  unsigned head_n;    /* header bytes gathered so far */
+  uint64_t limit;   /* largest data_length accepted */
+  uint32_t payload; /* payload bytes of the current frame still to come */
+  uint32_t skip;    /* socket-record bytes still to skip */
+  unsigned head_n;  /* header bytes gathered so far */
   unsigned char head[CP__FRAME_HEADER];
-  int failed;         /* the error once a bad header was seen: every later call returns it */
-  uint64_t sockets;   /* socket records skipped */
+  int failed; /* the error once a bad header was seen: every later call returns it */
 } cp__frame_reader;
 
 /* A reader refusing frames whose data_length is over `limit` (0: no limit but the format's). */

@@ -40,7 +40,7 @@ struct os_stream {
   win32_op kick; /* a posted packet delivering what was read while reading was stopped */
   char *rbuf;
   size_t stash_off, stash_n; /* rbuf[stash_off..+stash_n): bytes not delivered yet */
-  int stash_status; /* 1: end of stream not delivered yet; < 0: a read error not delivered yet */
+  int stash_status;          /* 1: end of stream not delivered yet; < 0: a read error not delivered yet */
   bool reading, read_pending, kick_pending, at_end, write_pending, closed, zombie;
   bool delivering; /* the reader's callback has rbuf: no read into it until it returns */
   os_read_cb read_cb;

@@ -36,7 +36,8 @@ static const char *node_exe(void) {
 
 #define NEED_NODE()                                                                                          \
   do {                                                                                                       \
-    if (!node_exe()) CPTEST_SKIP("CHILDPROC_NODE_EXE not set: no Node for Windows (ci/test-windows.sh installs it)"); \
+    if (!node_exe())                                                                                         \
+      CPTEST_SKIP("CHILDPROC_NODE_EXE not set: no Node for Windows (ci/test-windows.sh installs it)");       \
   } while (0)
 
 /* Writes a script into the suite's scratch directory; returns its path (to free). */
@@ -77,7 +78,8 @@ static void node_parent_gets_every_echo_from_ipc_echo(void **state) {
   static const char js[] =
       "const cp = require('child_process');\n"
       "const c = cp.spawn(process.argv[2], [], {stdio: ['ignore', 'ignore', 'inherit', 'ipc']});\n"
-      "const sent = [{hello: 'w\\u00f6rld'}, 'line\\nbreak \\u00e9\\u65e5\\u672c \\ud83c\\udf89 \"q\" \\\\',\n"
+      "const sent = [{hello: 'w\\u00f6rld'}, 'line\\nbreak \\u00e9\\u65e5\\u672c \\ud83c\\udf89 \"q\" "
+      "\\\\',\n"
       "  {sep: '\\u2028\\u2029', nul: '\\u0000'}, 'x'.repeat(1 << 20)];\n"
       "for (let i = 0; i < 2000; i++) sent.push({i, s: 'm' + i});\n"
       "let got = 0, bad = null;\n"
@@ -105,7 +107,8 @@ static void node_parent_sees_the_childproc_child_disconnect(void **state) {
   NEED_NODE();
   static const char js[] =
       "const cp = require('child_process');\n"
-      "const c = cp.spawn(process.argv[2], ['--disconnecting-child'], {stdio: ['ignore', 'ignore', 'inherit', 'ipc']});\n"
+      "const c = cp.spawn(process.argv[2], ['--disconnecting-child'], {stdio: ['ignore', 'ignore', "
+      "'inherit', 'ipc']});\n"
       "const seen = [];\n"
       "c.on('message', m => seen.push(JSON.stringify(m)));\n"
       "let code = null;\n"
@@ -128,24 +131,26 @@ static void node_parent_sees_the_childproc_child_disconnect(void **state) {
 static void node_parent_requests_from_a_serving_childproc_child(void **state) {
   (void)state;
   NEED_NODE();
-  static const char js[] =
-      "const cp = require('child_process');\n"
-      "const c = cp.spawn(process.argv[2], ['--serving-child'], {stdio: ['ignore', 'ignore', 'inherit', 'ipc']});\n"
-      "const pending = new Map();\n"
-      "let ok = 0, bad = [];\n"
-      "c.on('message', m => {\n"
-      "  const want = pending.get(m.id); pending.delete(m.id);\n"
-      "  if (want === undefined) bad.push(m);\n"
-      "  else if (want < 0 ? m.error === 'negative' : m.result === want * 2) ok++;\n"
-      "  else bad.push(m);\n"
-      "  if (pending.size === 0) c.disconnect();\n"
-      "});\n"
-      "c.on('exit', code => {\n"
-      "  const good = code === 0 && ok === 300 && bad.length === 0;\n"
-      "  process.stdout.write(good ? 'OK\\n' : 'BAD ' + JSON.stringify({code, ok, bad: bad.slice(0, 3)}) + '\\n');\n"
-      "  process.exitCode = good ? 0 : 1;\n"
-      "});\n"
-      "for (let id = 1; id <= 300; id++) { const n = id % 7 === 0 ? -id : id; pending.set(id, n); c.send({id, n}); }\n";
+  static const char js[] = "const cp = require('child_process');\n"
+                           "const c = cp.spawn(process.argv[2], ['--serving-child'], {stdio: ['ignore', "
+                           "'ignore', 'inherit', 'ipc']});\n"
+                           "const pending = new Map();\n"
+                           "let ok = 0, bad = [];\n"
+                           "c.on('message', m => {\n"
+                           "  const want = pending.get(m.id); pending.delete(m.id);\n"
+                           "  if (want === undefined) bad.push(m);\n"
+                           "  else if (want < 0 ? m.error === 'negative' : m.result === want * 2) ok++;\n"
+                           "  else bad.push(m);\n"
+                           "  if (pending.size === 0) c.disconnect();\n"
+                           "});\n"
+                           "c.on('exit', code => {\n"
+                           "  const good = code === 0 && ok === 300 && bad.length === 0;\n"
+                           "  process.stdout.write(good ? 'OK\\n' : 'BAD ' + JSON.stringify({code, ok, bad: "
+                           "bad.slice(0, 3)}) + '\\n');\n"
+                           "  process.exitCode = good ? 0 : 1;\n"
+                           "});\n"
+                           "for (let id = 1; id <= 300; id++) { const n = id % 7 === 0 ? -id : id; "
+                           "pending.set(id, n); c.send({id, n}); }\n";
   char *script = script_file("parent-requests.js", js);
   const char *extra[] = {cptest_bin("test_win32_node"), NULL};
   run_node_script(script, extra);
@@ -201,7 +206,9 @@ static void c_parent_and_node_child_exchange_1000_messages(void **state) {
   cp_loop *loop;
   assert_int_equal(cp_loop_new(&loop), 0);
   talk t = {.target = 1000, .status = -1};
-  cp_child_events ev = {.on_error = talk_error, .on_message = talk_message, .on_disconnect = talk_disconnect,
+  cp_child_events ev = {.on_error = talk_error,
+                        .on_message = talk_message,
+                        .on_disconnect = talk_disconnect,
                         .on_close = talk_close};
   cp_options o = {.timeout_ms = NODE_TIMEOUT_MS,
                   .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
@@ -237,8 +244,8 @@ static void on_answer(const cp_reply *rep, void *ud) {
 static void c_parent_requests_from_a_node_child(void **state) {
   (void)state;
   NEED_NODE();
-  char *script =
-      script_file("child-serve.js", "process.on('message', m => process.send({id: m.id, result: 'pong'}));\n");
+  char *script = script_file("child-serve.js",
+                             "process.on('message', m => process.send({id: m.id, result: 'pong'}));\n");
   const char *args[] = {script, NULL};
   cp_loop *loop;
   assert_int_equal(cp_loop_new(&loop), 0);
@@ -286,14 +293,14 @@ static void node_worker_pool_requeues_the_task_of_a_crashed_worker(void **state)
   (void)state;
   NEED_NODE();
   char *marker = cptest_join(cptest_tmpdir, "crashed.marker");
-  char *script = script_file("worker-crash.js",
-                             "const fs = require('fs');\n"
-                             "process.on('message', m => {\n"
-                             "  if (m.crash && !fs.existsSync(process.argv[2])) {\n"
-                             "    fs.writeFileSync(process.argv[2], 'x'); process.exit(3);\n"
-                             "  }\n"
-                             "  process.send({id: m.id, result: m.a + m.b});\n"
-                             "});\n");
+  char *script =
+      script_file("worker-crash.js", "const fs = require('fs');\n"
+                                     "process.on('message', m => {\n"
+                                     "  if (m.crash && !fs.existsSync(process.argv[2])) {\n"
+                                     "    fs.writeFileSync(process.argv[2], 'x'); process.exit(3);\n"
+                                     "  }\n"
+                                     "  process.send({id: m.id, result: m.a + m.b});\n"
+                                     "});\n");
   const char *args[] = {script, marker, NULL};
   cp_loop *loop;
   assert_int_equal(cp_loop_new(&loop), 0);
@@ -343,7 +350,6 @@ typedef struct sync_case {
   const char *node; /* NULL: Node reports it as cp_spawn_sync does; else Node's report (a difference
                      * docs/node-mapping.md lists) */
 } sync_case;
-
 
 static void buf_add(cp_buffer *b, const char *s, size_t n) {
   char *d = realloc(b->data, b->len + n + 1);
@@ -475,22 +481,62 @@ static void spawn_sync_matches_node_spawnSync(void **state) {
       {"exit -1", NULL, {"exit", "-1"}, {0}, false, NULL, 0, NULL},
       {"missing program", "cp-no-such-program-here", {"x"}, {0}, false, NULL, 0, NULL},
       {"missing program path", "C:\\no\\such\\dir\\prog.exe", {"x"}, {0}, false, NULL, 0, NULL},
-      {"argument bytes", NULL, {"argv", "", "a b", "a\"b", "a\\", "a\\\\\"b c\\", "\t", "%PATH%", "^&|<>"},
-       {0}, false, NULL, 0, NULL},
-      {"env name case", NULL, {"env", "CP_DIFF"}, {"Cp_Diff=mixed", "SYSTEMROOT=C:\\windows"}, false, NULL, 0, NULL},
-      {"env unset", NULL, {"env", "CP_DIFF_NONE"}, {"CP_OTHER=1", "SYSTEMROOT=C:\\windows"}, false, NULL, 0, NULL},
+      {"argument bytes",
+       NULL,
+       {"argv", "", "a b", "a\"b", "a\\", "a\\\\\"b c\\", "\t", "%PATH%", "^&|<>"},
+       {0},
+       false,
+       NULL,
+       0,
+       NULL},
+      {"env name case",
+       NULL,
+       {"env", "CP_DIFF"},
+       {"Cp_Diff=mixed", "SYSTEMROOT=C:\\windows"},
+       false,
+       NULL,
+       0,
+       NULL},
+      {"env unset",
+       NULL,
+       {"env", "CP_DIFF_NONE"},
+       {"CP_OTHER=1", "SYSTEMROOT=C:\\windows"},
+       false,
+       NULL,
+       0,
+       NULL},
       {"cwd", NULL, {"cwd"}, {0}, true, NULL, 0, NULL},
       {"missing cwd", NULL, {"cwd"}, {0}, false, "C:\\no\\such\\cwd", 0, NULL},
       {"timeout", NULL, {"sleep", "20000"}, {0}, false, NULL, 400, NULL},
       {"unicode argument", NULL, {"argv", "\xc3\xa9\xe6\x97\xa5\xf0\x9f\x8e\x89"}, {0}, false, NULL, 0, NULL},
-      {"env names equal but for case", NULL, {"env", "CP_DUP"}, {"CP_DUP=upper", "cp_dup=lower", "SYSTEMROOT=C:\\windows"},
-       false, NULL, 0,
-       "{\"name\":\"env names equal but for case\",\"status\":0,\"signal\":null,\"error\":null,\"stdout\":\"upper\"}"},
+      {"env names equal but for case",
+       NULL,
+       {"env", "CP_DUP"},
+       {"CP_DUP=upper", "cp_dup=lower", "SYSTEMROOT=C:\\windows"},
+       false,
+       NULL,
+       0,
+       "{\"name\":\"env names equal but for "
+       "case\",\"status\":0,\"signal\":null,\"error\":null,\"stdout\":\"upper\"}"},
       {"program found on PATH", "cmd", {"/d", "/c", "exit 7"}, {0}, false, NULL, 0, NULL},
-      {"batch file without a shell", ".\\cp-diff.bat", {"x"}, {0}, true, NULL, 0,
-       "{\"name\":\"batch file without a shell\",\"status\":null,\"signal\":null,\"error\":\"EINVAL\",\"stdout\":\"\"}"},
-      {"missing batch file", ".\\cp-none.bat", {"x"}, {0}, true, NULL, 0,
-       "{\"name\":\"missing batch file\",\"status\":null,\"signal\":null,\"error\":\"EINVAL\",\"stdout\":\"\"}"},
+      {"batch file without a shell",
+       ".\\cp-diff.bat",
+       {"x"},
+       {0},
+       true,
+       NULL,
+       0,
+       "{\"name\":\"batch file without a "
+       "shell\",\"status\":null,\"signal\":null,\"error\":\"EINVAL\",\"stdout\":\"\"}"},
+      {"missing batch file",
+       ".\\cp-none.bat",
+       {"x"},
+       {0},
+       true,
+       NULL,
+       0,
+       "{\"name\":\"missing batch "
+       "file\",\"status\":null,\"signal\":null,\"error\":\"EINVAL\",\"stdout\":\"\"}"},
   };
   enum { NCASES = sizeof cases / sizeof cases[0] };
   char *bat = cptest_join(cptest_tmpdir, "cp-diff.bat");
@@ -507,14 +553,16 @@ static void spawn_sync_matches_node_spawnSync(void **state) {
       run_case_here(&cases[i], &here); /* it must still run here as it always did */
       buf_puts(&want, cases[i].node);
       if (strcmp(cases[i].name, "batch file without a shell") == 0)
-        assert_string_equal(here.data, "{\"name\":\"batch file without a shell\",\"status\":4,\"signal\":null,"
-                                       "\"error\":null,\"stdout\":\"\"}");
+        assert_string_equal(here.data,
+                            "{\"name\":\"batch file without a shell\",\"status\":4,\"signal\":null,"
+                            "\"error\":null,\"stdout\":\"\"}");
       else if (strcmp(cases[i].name, "missing batch file") == 0)
         assert_string_equal(here.data, "{\"name\":\"missing batch file\",\"status\":null,\"signal\":null,"
                                        "\"error\":\"ENOENT\",\"stdout\":\"\"}");
       else
-        assert_string_equal(here.data, "{\"name\":\"env names equal but for case\",\"status\":0,\"signal\":null,"
-                                       "\"error\":null,\"stdout\":\"lower\"}");
+        assert_string_equal(here.data,
+                            "{\"name\":\"env names equal but for case\",\"status\":0,\"signal\":null,"
+                            "\"error\":null,\"stdout\":\"lower\"}");
       free(here.data);
     } else {
       run_case_here(&cases[i], &want);
@@ -524,15 +572,15 @@ static void spawn_sync_matches_node_spawnSync(void **state) {
   buf_puts(&want, "]");
   char *cases_path = cptest_join(cptest_tmpdir, "cases.json");
   assert_int_equal(cptest_write_file(cases_path, in.data, in.len, 0644), 0);
-  char *script = script_file("spawnsync.js",
-                             "const cp = require('child_process'), fs = require('fs');\n"
-                             "const cases = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));\n"
-                             "const out = cases.map(c => {\n"
-                             "  const r = cp.spawnSync(c.file, c.args, c.opts);\n"
-                             "  return {name: c.name, status: r.status, signal: r.signal,\n"
-                             "          error: r.error ? r.error.code : null, stdout: r.stdout || ''};\n"
-                             "});\n"
-                             "process.stdout.write(JSON.stringify(out));\n");
+  char *script =
+      script_file("spawnsync.js", "const cp = require('child_process'), fs = require('fs');\n"
+                                  "const cases = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));\n"
+                                  "const out = cases.map(c => {\n"
+                                  "  const r = cp.spawnSync(c.file, c.args, c.opts);\n"
+                                  "  return {name: c.name, status: r.status, signal: r.signal,\n"
+                                  "          error: r.error ? r.error.code : null, stdout: r.stdout || ''};\n"
+                                  "});\n"
+                                  "process.stdout.write(JSON.stringify(out));\n");
   const char *args[] = {script, cases_path, NULL};
   cp_options o = {.timeout_ms = NODE_TIMEOUT_MS, .stdio = {{CP_STDIO_IGNORE, 0}}};
   cp_result r;
@@ -616,7 +664,9 @@ static raw run_raw_peer(const frames *f, const char *then) {
   cp_loop *loop;
   assert_int_equal(cp_loop_new(&loop), 0);
   raw r = {.status = -1};
-  cp_child_events ev = {.on_error = raw_error, .on_message = raw_message, .on_disconnect = raw_disconnect,
+  cp_child_events ev = {.on_error = raw_error,
+                        .on_message = raw_message,
+                        .on_disconnect = raw_disconnect,
                         .on_close = raw_close};
   cp_options o = {.timeout_ms = 60000,
                   .channel_max_message = 1000,
