@@ -4,7 +4,9 @@
  *  - a node.exe parent and examples/ipc-echo: unicode, a 1 MiB message, 2000 small ones, and the
  *    disconnect from either side; a node.exe parent's requests served by cp_channel_serve;
  *  - a childproc parent forking node.exe: 1000 round trips, requests, the child exiting by itself
- *    once the parent disconnects; a pool of node.exe workers with one crashing mid-task;
+ *    once the parent disconnects; pools of node.exe workers: examples/worker.js unchanged, one
+ *    crashing mid-task, error and unicode replies;
+ *  - cp_spawn_sync side by side with node.exe's spawnSync (docs/node-mapping.md lists the differences);
  *  - malformed frames from a raw peer end in on_error (CP_EPROTO / CP_ENOBUFS) and a disconnect, at
  *    once, whatever the peer does next; a frame carrying a socket record is delivered without it.
  *
@@ -598,6 +600,129 @@ static void spawn_sync_matches_node_spawnSync(void **state) {
   free(script);
 }
 
+/* examples/worker.js, unchanged, as a Windows path (the source tree seen from Wine is on drive Z:). */
+static char *worker_js(void) {
+#ifdef CHILDPROC_SOURCE_DIR
+  const char *src = CHILDPROC_SOURCE_DIR;
+  size_t n = strlen(src);
+  char *path = malloc(n + 32);
+  assert_non_null(path);
+  if (src[0] == '/') { /* a Unix path: the build ran on Linux and this runs under Wine */
+    snprintf(path, n + 32, "Z:%s/examples/worker.js", src);
+    for (char *p = path; *p; p++)
+      if (*p == '/') *p = '\\';
+  } else {
+    snprintf(path, n + 32, "%s\\examples\\worker.js", src);
+  }
+  return path;
+#else
+  return NULL;
+#endif
+}
+
+typedef struct sums {
+  long ok, bad;
+} sums;
+
+typedef struct sum_slot {
+  sums *t;
+  long long expect;
+} sum_slot;
+
+static void on_pool_sum(const cp_reply *rep, void *ud) {
+  sum_slot *s = ud;
+  if (rep->code == CP_OK && rep->result && strtoll(rep->result, NULL, 10) == s->expect)
+    s->t->ok++;
+  else
+    s->t->bad++;
+}
+
+/* The twin of the POSIX test_pool_node suite: examples/worker.js, written the plain Node way, serves
+ * 2000 pool tasks from two node.exe workers unchanged. */
+static void node_worker_pool_runs_examples_worker_js(void **state) {
+  (void)state;
+  NEED_NODE();
+  char *js = worker_js();
+  if (!js) CPTEST_SKIP("CHILDPROC_SOURCE_DIR not defined: examples/worker.js not found");
+  enum { N = 2000 };
+  const char *args[] = {js, NULL};
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  cp_pool_options o = {.workers = 2, .file = node_exe(), .args = args, .task_timeout_ms = NODE_TIMEOUT_MS};
+  o.options.stdio[0].kind = CP_STDIO_IGNORE;
+  o.options.stdio[1].kind = CP_STDIO_IGNORE;
+  o.options.stdio[2].kind = CP_STDIO_IGNORE;
+  cp_pool *pool;
+  assert_int_equal(cp_pool_new(loop, &o, &pool), 0);
+  static sum_slot slots[N];
+  sums t = {0, 0};
+  for (long i = 0; i < N; i++) {
+    char j[96];
+    int len = snprintf(j, sizeof j, "{\"cmd\":\"sum\",\"data\":[%ld,%ld,-3]}", i, i * 7);
+    slots[i] = (sum_slot){&t, i + i * 7 - 3};
+    assert_int_equal(cp_pool_submit(pool, j, (size_t)len, on_pool_sum, &slots[i]), 0);
+  }
+  assert_int_equal(cp_pool_shutdown(pool, CP_POOL_DRAIN, NULL, NULL), 0);
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  assert_int_equal(t.ok, N);
+  assert_int_equal(t.bad, 0);
+  cp_pool_stats st;
+  cp_pool_stats_get(pool, &st);
+  assert_int_equal(st.succeeded, N);
+  assert_int_equal(st.crashes, 0);
+  cp_pool_free(pool);
+  assert_int_equal(cp_loop_free(loop), 0);
+  free(js);
+}
+
+typedef struct one {
+  int calls, code;
+  char text[64];
+} one;
+
+static void on_one(const cp_reply *rep, void *ud) {
+  one *o = ud;
+  o->calls++;
+  o->code = rep->code;
+  snprintf(o->text, sizeof o->text, "%s", rep->result ? rep->result : rep->error ? rep->error : "");
+}
+
+/* Error replies, a result JSON.stringify drops (undefined: the library says null) and a unicode
+ * echo come back from a node.exe worker as from Node on POSIX. */
+static void node_worker_replies_errors_and_unicode(void **state) {
+  (void)state;
+  NEED_NODE();
+  char *script = script_file("worker-replies.js",
+                             "process.on('message', m => {\n"
+                             "  if (m.fail) return process.send({id: m.id, error: 'bad: ' + m.fail});\n"
+                             "  if (m.nothing) return process.send({id: m.id, result: undefined});\n"
+                             "  process.send({id: m.id, result: {echo: m.v}});\n"
+                             "});\n");
+  const char *args[] = {script, NULL};
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  cp_pool_options o = {.workers = 1, .file = node_exe(), .args = args, .task_timeout_ms = NODE_TIMEOUT_MS};
+  o.options.stdio[0].kind = CP_STDIO_IGNORE;
+  o.options.stdio[1].kind = CP_STDIO_IGNORE;
+  o.options.stdio[2].kind = CP_STDIO_IGNORE;
+  cp_pool *pool;
+  assert_int_equal(cp_pool_new(loop, &o, &pool), 0);
+  one r[3] = {{0}};
+  assert_int_equal(cp_pool_submit(pool, "{\"fail\":\"x\"}", 12, on_one, &r[0]), 0);
+  assert_int_equal(cp_pool_submit(pool, "{\"nothing\":1}", 13, on_one, &r[1]), 0);
+  assert_int_equal(cp_pool_submit(pool, "{\"v\":\"\\u00e9\\n\xf0\x9f\x8e\x89\"}", 20, on_one, &r[2]), 0);
+  assert_int_equal(cp_pool_shutdown(pool, CP_POOL_DRAIN, NULL, NULL), 0);
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  assert_int_equal(r[0].calls, 1);
+  assert_int_equal(r[0].code, CP_OK);
+  assert_string_equal(r[0].text, "bad: x");
+  assert_string_equal(r[1].text, "null");
+  assert_string_equal(r[2].text, "{\"echo\":\"\xc3\xa9\\n\xf0\x9f\x8e\x89\"}");
+  cp_pool_free(pool);
+  assert_int_equal(cp_loop_free(loop), 0);
+  free(script);
+}
+
 /* ---- malformed frames from a raw peer --------------------------------------------------------------- */
 
 typedef struct frames {
@@ -893,6 +1018,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(c_parent_and_node_child_exchange_1000_messages),
       cmocka_unit_test(c_parent_requests_from_a_node_child),
       cmocka_unit_test(node_worker_pool_requeues_the_task_of_a_crashed_worker),
+      cmocka_unit_test(node_worker_pool_runs_examples_worker_js),
+      cmocka_unit_test(node_worker_replies_errors_and_unicode),
       cmocka_unit_test(spawn_sync_matches_node_spawnSync),
       cmocka_unit_test(bad_flags_are_a_protocol_error),
       cmocka_unit_test(connection_flag_without_a_socket_is_a_protocol_error),
