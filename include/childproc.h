@@ -90,7 +90,9 @@ enum {
   CP_EBADF = -19,        /* an fd/handle given in options.stdio is not open */
   CP_ECANCELED = -20,    /* the operation was canceled */
   CP_ECHILDFAILED = -21, /* exec/execFile: the child exited non-zero or was killed by a signal */
-  CP_EUNKNOWN = -22      /* an OS error with no better mapping (see cp_error.os_error) */
+  CP_EUNKNOWN = -22,     /* an OS error with no better mapping (see cp_error.os_error) */
+  CP_EPROTO = -23        /* the channel's peer broke the wire format (Windows: a malformed frame
+                          * header, or one cut short at the end; see docs/channel.md) */
 };
 
 /* A sentence describing the code ("no such file or directory"). Never NULL; unknown codes give
@@ -247,7 +249,8 @@ typedef struct cp_options {
   int channel_fd;
 
   /* Largest message the channel accepts in either direction; 0 = 64 MiB. A longer incoming message
-   * is an error (CP_ENOBUFS, the channel is disconnected), never unbounded memory. */
+   * is an error (CP_ENOBUFS, the channel is disconnected), never unbounded memory. On Windows a
+   * frame header announcing more than that is refused the same way before its payload is read. */
   size_t channel_max_message;
 
   /* cp_fork()/cp_fork_worker(): stdio slots left at CP_STDIO_PIPE are inherited unless silent is
@@ -459,6 +462,14 @@ CP_API int cp_exec_file(cp_loop *loop, const char *file, const char *const *args
 
 /* ---------------------------------------------------------------------------------------------
  * The message channel
+ *
+ * Node's protocol on both platforms, so either side can be Node: POSIX carries the bytes over an
+ * AF_UNIX socket; Windows over a duplex named pipe in libuv's IPC frames (a 16-byte header per
+ * write), as Node for Windows does. Binary mode uses the same transport on each platform (on
+ * Windows its length-prefixed messages travel inside frames); it is for C peers only. A peer that
+ * breaks the wire format (Windows: a malformed frame header, or one cut short at the end) is an
+ * error through on_error (CP_EPROTO; CP_ENOBUFS for a frame over the limit) and the channel is
+ * disconnected. docs/channel.md has the details.
  * ------------------------------------------------------------------------------------------ */
 
 typedef void (*cp_send_cb)(cp_channel *ch, int status, void *ud);

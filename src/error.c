@@ -35,6 +35,7 @@ static const err_entry err_table[] = {
     {CP_ECANCELED, "ECANCELED", "operation canceled"},
     {CP_ECHILDFAILED, "ECHILDFAILED", "command failed"},
     {CP_EUNKNOWN, "UNKNOWN", "unknown error"},
+    {CP_EPROTO, "EPROTO", "protocol error"},
 };
 
 static const err_entry *err_find(int code) {

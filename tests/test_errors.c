@@ -417,7 +417,8 @@ static void errors_every_code_has_a_name_and_a_message(void **state) {
                {CP_ENAMETOOLONG, "ENAMETOOLONG"},
                {CP_ELOOP, "ELOOP"},
                {CP_EBADF, "EBADF"},
-               {CP_ECANCELED, "ECANCELED"}};
+               {CP_ECANCELED, "ECANCELED"},
+               {CP_EPROTO, "EPROTO"}};
   size_t n = sizeof codes / sizeof codes[0];
   for (size_t i = 0; i < n; i++) {
     assert_string_equal(cp_err_name(codes[i].code), codes[i].name);
@@ -439,7 +440,7 @@ static void errors_every_code_has_a_name_and_a_message(void **state) {
 
 static void errors_unknown_codes_never_give_null(void **state) {
   (void)state;
-  static const int odd[] = {-23, -999, 1, 42, -2147483647 - 1, 2147483647};
+  static const int odd[] = {-24, -999, 1, 42, -2147483647 - 1, 2147483647};
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
     assert_non_null(cp_err_name(odd[i]));
     assert_string_equal(cp_strerror(odd[i]), "unknown error");

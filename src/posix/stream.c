@@ -229,3 +229,9 @@ void os_stream_close(os_stream *s) {
   else
     free(s);
 }
+
+/* A channel's bytes go over the socket as they are: nothing to set up. */
+void os_stream_carry_channel(os_stream *s, size_t max_message) {
+  (void)s;
+  (void)max_message;
+}

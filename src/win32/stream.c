@@ -2,10 +2,17 @@
  * stream and overlapped writes, one at a time in queue order, completed on the loop's port. Also
  * the uniquely named pipes the streams sit on, and the channel a child opens from NODE_CHANNEL_FD.
  *
+ * A stream that carries a message channel (os_stream_carry_channel) speaks libuv's IPC framing, as
+ * Node for Windows does: each write goes out as one frame (header and payload in one WriteFile, so
+ * a libuv reader never waits on half a header), and what is read has its frames stripped before it
+ * reaches the channel (src/ipc_frame.c). A malformed frame ends the stream with a read error.
+ *
  * Lifetime: a closed stream is freed only when the kernel owes it no packet (its read, its write in
  * flight, a posted delivery): os_stream_close() cancels the I/O, closes the handle and leaves the
  * stream to the loop until the cancellations come back. */
 #include "win32.h"
+
+#include "../ipc_frame.h"
 
 #include <io.h>
 #include <limits.h>
@@ -32,8 +39,8 @@ struct os_stream {
   win32_op rop;  /* the read in flight */
   win32_op kick; /* a posted packet delivering what was read while reading was stopped */
   char *rbuf;
-  size_t stash_n;   /* bytes in rbuf not delivered yet */
-  int stash_status; /* 1: end of stream not delivered yet; < 0: a read error not delivered yet */
+  size_t stash_off, stash_n; /* rbuf[stash_off..+stash_n): bytes not delivered yet */
+  int stash_status;          /* 1: end of stream not delivered yet; < 0: a read error not delivered yet */
   bool reading, read_pending, kick_pending, at_end, write_pending, closed, zombie;
   bool delivering; /* the reader's callback has rbuf: no read into it until it returns */
   os_read_cb read_cb;
@@ -41,6 +48,8 @@ struct os_stream {
   write_req *wq_head, *wq_tail; /* the head is the write in flight when write_pending */
   int ops;                      /* packets the kernel (or we) still owe this stream */
   int in_cb;
+  bool framed; /* carries a channel: libuv IPC frames on the wire */
+  cp__frame_reader frames;
 };
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -89,7 +98,7 @@ static void deliver(os_stream *s) {
       s->stash_n = 0;
       s->in_cb++;
       s->delivering = true;
-      s->read_cb(s, s->read_data, s->rbuf, n, 0); /* may stop, restart or close */
+      s->read_cb(s, s->read_data, s->rbuf + s->stash_off, n, 0); /* may stop, restart or close */
       s->delivering = false;
       if (!after_cb(s)) return;
       continue;
@@ -117,10 +126,15 @@ static void on_read(win32_op *op, DWORD bytes, DWORD error) {
     stream_release(s);
     return;
   }
-  if (!error && bytes) {
+  if (!error && bytes && s->framed) {
+    int rc = cp__frame_strip(&s->frames, s->rbuf, bytes, &s->stash_off, &s->stash_n);
+    if (rc) s->stash_status = rc; /* after the payload that came before the bad header */
+  } else if (!error && bytes) {
+    s->stash_off = 0;
     s->stash_n = bytes;
   } else if (error && is_end_of_stream(error)) {
-    s->stash_status = 1;
+    int rc = s->framed ? cp__frame_end(&s->frames) : 0;
+    s->stash_status = rc ? rc : 1;
   } else if (error) {
     int rc = win32_error(error);
     s->stash_status = rc ? rc : CP_EIO;
@@ -258,8 +272,16 @@ int os_stream_read_start(os_stream *s, os_read_cb cb, void *data) {
 void os_stream_read_stop(os_stream *s) { s->reading = false; }
 
 int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, void *data) {
-  write_req *r = calloc(1, sizeof *r);
+  size_t frames = s->framed ? cp__frame_count(len) : 0;
+  size_t extra = frames ? len + frames * CP__FRAME_HEADER : 0;
+  if (frames && extra < len) return CP_ENOBUFS;
+  write_req *r = calloc(1, sizeof *r + extra);
   if (!r) return CP_ENOMEM;
+  if (frames) { /* the framed copy sits right after the request, freed with it */
+    char *framed = (char *)(r + 1);
+    len = cp__frame_write(framed, buf, len);
+    buf = framed;
+  }
   r->op.done = on_written;
   r->op.handle = s->h;
   r->s = s;
@@ -274,6 +296,13 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
   s->wq_tail = r;
   start_write(s);
   return 0;
+}
+
+void os_stream_carry_channel(os_stream *s, size_t max_message) {
+  s->framed = true;
+  /* A frame holds one message and the channel's own framing around it (at most 4 bytes). */
+  uint64_t limit = max_message > UINT32_MAX - 4 ? UINT32_MAX : (uint64_t)max_message + 4;
+  cp__frame_reader_init(&s->frames, limit);
 }
 
 void os_stream_close(os_stream *s) {
