@@ -602,6 +602,32 @@ static void pool_start_failures_back_off_then_fail_queued_tasks(void **state) {
   pool_close(&r, CP_POOL_DRAIN);
 }
 
+/* Issue 14: a drain used to restart unstartable workers forever (start failures were not counted
+ * while shutting down), so cp_loop_run() never returned. */
+static void pool_drain_with_unstartable_workers_ends(void **state) {
+  (void)state;
+  pool_run r;
+  cp_pool_options o = {.workers = 2, .file = "/nonexistent/worker", .restart_delay_ms = 5,
+                       .max_start_failures = 3};
+  pool_open(&r, &o);
+  got g = {0};
+  submit(&r, "{}", &g);
+  assert_int_equal(cp_pool_shutdown(r.pool, CP_POOL_DRAIN, on_done, &r), 0);
+  uint64_t t0 = cptest_now_ms();
+  int alive = 1;
+  while (alive > 0 && cptest_now_ms() - t0 < 10000) alive = cp_loop_run(r.loop, CP_RUN_ONCE);
+  assert_int_equal(alive, 0); /* the loop ended; it did not spin for 10 s */
+  assert_int_equal(g.calls, 1);
+  assert_int_equal(g.code, CP_ENOENT);
+  assert_int_equal(r.done_calls, 1);
+  cp_pool_stats st;
+  assert_int_equal(cp_pool_stats_get(r.pool, &st), 0);
+  assert_true(st.workers_started <= 4);
+  cp_pool_free(r.pool);
+  assert_int_equal(cp_loop_free(r.loop), 0);
+  assert_true(cptest_no_children());
+}
+
 static void pool_worker_dying_at_once_does_not_spin(void **state) {
   (void)state;
   pool_run r;
@@ -836,6 +862,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(pool_recycles_worker_past_rss_limit),
       cmocka_unit_test(pool_start_failures_back_off_then_fail_queued_tasks),
       cmocka_unit_test(pool_worker_dying_at_once_does_not_spin),
+      cmocka_unit_test(pool_drain_with_unstartable_workers_ends),
       cmocka_unit_test(pool_cancel_fails_queued_and_running_with_ecanceled),
       cmocka_unit_test(pool_full_queue_is_eagain_or_waits_memory_bounded),
       cmocka_unit_test(pool_counts_bad_messages_from_workers),
