@@ -544,6 +544,7 @@ typedef struct run_state {
   size_t len[2], cap[2];
   size_t max;
   bool limit_hit, closed, started, start_failed;
+  bool out_of_memory; /* the capture could not grow: the child was killed, the run failed */
 } run_state;
 
 static void capture(run_state *st, int i, const char *data, size_t n) {
@@ -555,7 +556,8 @@ static void capture(run_state *st, int i, const char *data, size_t n) {
     char *p = realloc(st->buf[i], cap);
     if (!p) {
       keep = 0;
-      n = room + 1; /* treat as past the limit: stop keeping, kill */
+      n = room + 1; /* stop keeping and kill, as past the limit, but report it as ENOMEM */
+      st->out_of_memory = true;
     } else {
       st->buf[i] = p;
       st->cap[i] = cap;
@@ -711,6 +713,12 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
     b->len = st.len[i];
     if (b->data) b->data[b->len] = '\0';
   }
+  if (st.out_of_memory && !res->error.code) {
+    res->error.code = CP_ENOMEM;
+    res->error.syscall = "read";
+    snprintf(res->error.message, sizeof res->error.message,
+             "read ENOMEM: out of memory keeping the child's output (the child was killed)");
+  }
   if (res->error.code) return;
   if (res->timed_out) {
     res->error.code = CP_ETIMEDOUT;
@@ -730,6 +738,7 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
  * past --max-buffer is 128 + the kill signal (the JSON record says what really happened). Then a
  * child that ran reports its own end; one that never ran is 127 / 126 / 125 by why. */
 static int exit_status_for(const cprun_config *cfg, const cp_result *res) {
+  if (res->error.code == CP_ENOMEM) return EXIT_CPRUN_FAILED; /* cprun's own failure, not the child's */
   if (res->timed_out) return EXIT_TIMED_OUT;
   if (res->out_truncated || res->err_truncated)
     return EXIT_SIGNAL_BASE + (cfg->kill_signal ? cfg->kill_signal : CP_SIGTERM);
