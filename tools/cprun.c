@@ -821,6 +821,11 @@ static int cprun_main(int argc, char **argv) {
     _Exit(st);
   }
   if (cfg.json) {
+#ifndef _WIN32
+    /* A reader that is gone is a write error (125 below), not death by SIGPIPE: 141 would read as
+     * the child's own end. The child has closed: nothing inherits this. */
+    signal(SIGPIPE, SIG_IGN);
+#endif
     if (write_json_record(stdout, &res) != 0) {
       fprintf(stderr, "cprun: writing the JSON record: %s\n", strerror(errno));
       st = EXIT_CPRUN_FAILED;
@@ -860,5 +865,20 @@ out:
   return st;
 }
 #else
-int main(int argc, char **argv) { return cprun_main(argc, argv); }
+/* A closed 0, 1 or 2 would be taken by the next descriptor cprun or the library opens, and the
+ * child would get that in the slot: fill them with the null device first (docs/security.md). */
+static int fill_closed_std_fds(void) {
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int n = open("/dev/null", O_RDWR);
+    if (n < 0) return -1;
+    if (n != fd && (dup2(n, fd) < 0 || close(n) < 0)) return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (fill_closed_std_fds() != 0) return EXIT_CPRUN_FAILED; /* nowhere left to say why */
+  return cprun_main(argc, argv);
+}
 #endif
