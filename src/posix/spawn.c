@@ -346,15 +346,15 @@ static int start_guardian(int *release_fd) {
     return posix_error(e);
   }
   if (mid == 0) {
-    if (fork() != 0) _exit(0); /* the middle process: gone at once, the guardian goes to init */
+    if (fork() != 0) posix_exit_flushed(0); /* the middle process: gone at once, the guardian goes to init */
     setsid();
     if (gp[0] > 0) syscall(SYS_close_range, 0u, (unsigned)gp[0] - 1, 0u);
     syscall(SYS_close_range, (unsigned)gp[0] + 1, ~0u, 0u);
     pid_t pgid;
     char b;
-    if (!read_full(gp[0], &pgid, sizeof pgid) || pgid <= 1) _exit(0); /* the child never started */
+    if (!read_full(gp[0], &pgid, sizeof pgid) || pgid <= 1) posix_exit_flushed(0); /* the child never started */
     if (!read_full(gp[0], &b, 1)) kill(-pgid, SIGKILL);
-    _exit(0);
+    posix_exit_flushed(0);
   }
   close(gp[0]);
   while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
