@@ -535,9 +535,9 @@ static int pool_start_worker(cp_pool *p) {
   if (w) {
     w->pool = p;
     w->state = W_STARTING;
-    rc = p->worker_name ? cp_fork_worker(p->loop, p->worker_name, (const char *const *)p->args, &p->o,
-                                         &worker_events, w, &w->c)
-                        : cp_fork(p->loop, p->file, (const char *const *)p->args, &p->o, &worker_events, w, &w->c);
+    const char *const *args = (const char *const *)p->args;
+    rc = p->worker_name ? cp_fork_worker(p->loop, p->worker_name, args, &p->o, &worker_events, w, &w->c)
+                        : cp_fork(p->loop, p->file, args, &p->o, &worker_events, w, &w->c);
   }
   if (rc) {
     /* Refused before any process existed (out of memory, no path to this executable...): a start

@@ -118,7 +118,7 @@ static int build_env(cp__prepared *p, const cp_options *o, const char *const *ex
   for (size_t i = 0; i < nparent; i++) {
     p->envp[n] = p->parent_env[i];
     size_t *slot = env_index_find(&ix, p->envp[n]);
-    if (*slot == ENV_EMPTY) *slot = n; /* a duplicate in the parent's own list stays; the first one is found */
+    if (*slot == ENV_EMPTY) *slot = n; /* a duplicate in the parent's list stays; the first is found */
     n++;
   }
   for (size_t i = 0; i < nuser + nextra; i++) {

@@ -352,7 +352,8 @@ static int start_guardian(int *release_fd) {
     syscall(SYS_close_range, (unsigned)gp[0] + 1, ~0u, 0u);
     pid_t pgid;
     char b;
-    if (!read_full(gp[0], &pgid, sizeof pgid) || pgid <= 1) posix_exit_flushed(0); /* the child never started */
+    if (!read_full(gp[0], &pgid, sizeof pgid) || pgid <= 1)
+      posix_exit_flushed(0); /* the child never started */
     if (!read_full(gp[0], &b, 1)) kill(-pgid, SIGKILL);
     posix_exit_flushed(0);
   }

@@ -53,6 +53,8 @@ long fault_failed(void) { return atomic_load(&failed); }
 void fault_arm_from_env(void) {
   const char *s = getenv("CP_FAULT");
   if (!s) return;
-  fault_mode m = strncmp(s, "only:", 5) == 0 ? FAULT_ONLY_NTH : strncmp(s, "from:", 5) == 0 ? FAULT_FROM_NTH : FAULT_OFF;
+  fault_mode m = strncmp(s, "only:", 5) == 0   ? FAULT_ONLY_NTH
+                 : strncmp(s, "from:", 5) == 0 ? FAULT_FROM_NTH
+                                               : FAULT_OFF;
   if (m != FAULT_OFF) fault_arm(m, strtol(s + 5, NULL, 10));
 }

@@ -27,7 +27,7 @@
 #endif
 
 #define RUN_TIME_LIMIT_S 20
-#define MAX_POINTS 5000
+#define MAX_POINTS       5000
 
 /* ---- workers (their own processes: the allocator is not armed there) ------------------------------ */
 
@@ -55,8 +55,8 @@ static long cur_n;
 static void on_alarm(int sig) {
   (void)sig;
   char buf[200];
-  int n = snprintf(buf, sizeof buf, "FAULT: scenario %s, mode %s, N=%ld did not end within %d s\n", cur_scenario,
-                   cur_mode, cur_n, RUN_TIME_LIMIT_S);
+  int n = snprintf(buf, sizeof buf, "FAULT: scenario %s, mode %s, N=%ld did not end within %d s\n",
+                   cur_scenario, cur_mode, cur_n, RUN_TIME_LIMIT_S);
   if (write(2, buf, (size_t)n) < 0) _exit(3);
   _exit(2);
 }
@@ -82,13 +82,15 @@ static long sweep(const char *name, scenario_fn fn, fault_mode mode) {
     alarm(0);
     if (!ok) fail_msg("scenario %s, mode %s: wrong outcome with allocation %ld failing", name, cur_mode, n);
     int fds = cptest_open_fds();
-    if (fds != fds0) fail_msg("scenario %s, mode %s, N=%ld: %d descriptors open, %d before", name, cur_mode, n, fds, fds0);
+    if (fds != fds0)
+      fail_msg("scenario %s, mode %s, N=%ld: %d descriptors open, %d before", name, cur_mode, n, fds, fds0);
     if (!cptest_no_children()) fail_msg("scenario %s, mode %s, N=%ld: a child is left", name, cur_mode, n);
     if (made < n) break; /* no allocation failed in this run: every point before it was swept */
   }
   assert_true(n <= MAX_POINTS);
 #ifdef FAULT_HAVE_LSAN
-  if (__lsan_do_recoverable_leak_check()) fail_msg("scenario %s, mode %s: memory leaked (report above)", name, cur_mode);
+  if (__lsan_do_recoverable_leak_check())
+    fail_msg("scenario %s, mode %s: memory leaked (report above)", name, cur_mode);
 #endif
   return n - 1;
 }
@@ -154,7 +156,7 @@ static bool sc_exec_sync(void) {
 /* An async child with a channel: one message there and back. */
 typedef struct rt_state {
   cp_child *c;
-  int error;        /* first code reported by on_error / a send */
+  int error; /* first code reported by on_error / a send */
   bool spawned, echoed, closed, no_channel;
 } rt_state;
 
@@ -211,8 +213,8 @@ static bool sc_channel_round_trip(void) {
     return true;
   }
   rt_state s = {0};
-  cp_child_events ev = {.on_spawn = rt_on_spawn, .on_message = rt_on_message, .on_error = rt_on_error,
-                        .on_close = rt_on_close};
+  cp_child_events ev = {
+      .on_spawn = rt_on_spawn, .on_message = rt_on_message, .on_error = rt_on_error, .on_close = rt_on_close};
   rc = cp_fork_worker(loop, "echo", NULL, NULL, &ev, &s, &s.c);
   if (rc) {
     CHECK(documented(rc), "cp_fork_worker: %s", cp_err_name(rc));
@@ -345,7 +347,10 @@ static bool sc_pool_drain(void) {
     CHECK(documented(rc), "cp_loop_new: %s", cp_err_name(rc));
     return true;
   }
-  cp_pool_options o = {.workers = 2, .worker_name = "serve", .restart_delay_ms = 1, .restart_delay_max_ms = 4,
+  cp_pool_options o = {.workers = 2,
+                       .worker_name = "serve",
+                       .restart_delay_ms = 1,
+                       .restart_delay_max_ms = 4,
                        .max_start_failures = 3};
   cp_pool *p;
   rc = cp_pool_new(loop, &o, &p);
@@ -410,9 +415,11 @@ static bool sc_cprun(fault_mode mode, long n) {
     if (!ok) print_message("N=%ld cprun: exit 0 with record %s\n", n, res.out.data);
   } else if (res.status == 125) {
     ok = strstr(res.out.data, "ENOMEM") || strstr(res.err.data, "ENOMEM") || strstr(res.err.data, "memory");
-    if (!ok) print_message("N=%ld cprun: exit 125 without naming ENOMEM: %s / %s\n", n, res.out.data, res.err.data);
+    if (!ok)
+      print_message("N=%ld cprun: exit 125 without naming ENOMEM: %s / %s\n", n, res.out.data, res.err.data);
   } else {
-    print_message("N=%ld cprun: exit %lld signal %d, stderr %s\n", n, (long long)res.status, res.signal, res.err.data);
+    print_message("N=%ld cprun: exit %lld signal %d, stderr %s\n", n, (long long)res.status, res.signal,
+                  res.err.data);
   }
   cp_result_free(&res);
   return ok;
@@ -483,7 +490,7 @@ int main(int argc, char **argv) {
   cptest_cloexec_inherited_fds();
   if (getenv("CPTEST_FILTER")) cmocka_set_test_filter(getenv("CPTEST_FILTER"));
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(fault_sync_capture_with_input), cmocka_unit_test(fault_exec_sync),
+      cmocka_unit_test(fault_sync_capture_with_input),  cmocka_unit_test(fault_exec_sync),
       cmocka_unit_test(fault_async_channel_round_trip), cmocka_unit_test(fault_channel_request),
       cmocka_unit_test(fault_pool_two_workers_drain),   cmocka_unit_test(fault_cprun_main_path),
   };

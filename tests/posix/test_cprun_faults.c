@@ -15,8 +15,8 @@ static void closed_slot_is_the_null_device(int slot) {
   char *file = cptest_join(cptest_tmpdir, "slot");
   char cmd[8192];
   const char *redir = slot == 0 ? "<&-" : slot == 1 ? ">&-" : "2>&-";
-  snprintf(cmd, sizeof cmd, "'%s' -- find /proc/self/fd/%d -maxdepth 0 -fprintf '%s' '%%l' %s", cptest_bin("cprun"),
-           slot, file, redir);
+  snprintf(cmd, sizeof cmd, "'%s' -- find /proc/self/fd/%d -maxdepth 0 -fprintf '%s' '%%l' %s",
+           cptest_bin("cprun"), slot, file, redir);
   remove(file);
   cp_result res;
   int rc = cp_exec_sync(cmd, NULL, &res);

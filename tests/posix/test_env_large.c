@@ -18,7 +18,8 @@ static void env_of_100k_entries_merges_fast_later_entries_win(void **state) {
     if (i < N_ENTRIES - 10)
       snprintf(names + (size_t)i * 24, 24, "Q%05x=a", (unsigned)i);
     else
-      snprintf(names + (size_t)i * 24, 24, "Q%05x=b%d", (unsigned)(i - (N_ENTRIES - 10)), i - (N_ENTRIES - 10));
+      snprintf(names + (size_t)i * 24, 24, "Q%05x=b%d", (unsigned)(i - (N_ENTRIES - 10)),
+               i - (N_ENTRIES - 10));
     env[i] = names + (size_t)i * 24;
   }
   env[N_ENTRIES] = "CP14_PARENT=override";

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define CHILD_FAILED 2 /* the child itself could not run under the limit and exited non-zero */
-#define WRONG 1
+#define WRONG        1
 
 static int first_error(int *slot, int code) {
   if (!*slot) *slot = code;
@@ -197,7 +197,8 @@ static int shape_fork_channel(void) {
   int rc = cp_loop_new(&loop);
   if (rc) return rc;
   chan_state s = {0};
-  cp_child_events ev = {.on_spawn = ch_spawn, .on_message = ch_message, .on_error = ch_error, .on_close = ch_close};
+  cp_child_events ev = {
+      .on_spawn = ch_spawn, .on_message = ch_message, .on_error = ch_error, .on_close = ch_close};
   cp_child *c;
   rc = cp_fork_worker(loop, "echo", NULL, NULL, &ev, &s, &c);
   if (rc) {
@@ -250,7 +251,10 @@ static int shape_pool(void) {
   cp_loop *loop;
   int rc = cp_loop_new(&loop);
   if (rc) return rc;
-  cp_pool_options o = {.workers = 2, .worker_name = "serve", .restart_delay_ms = 1, .restart_delay_max_ms = 8,
+  cp_pool_options o = {.workers = 2,
+                       .worker_name = "serve",
+                       .restart_delay_ms = 1,
+                       .restart_delay_max_ms = 8,
                        .max_start_failures = 3};
   cp_pool *p;
   rc = cp_pool_new(loop, &o, &p);
@@ -291,10 +295,14 @@ typedef struct shape {
 } shape;
 
 static const shape shapes[] = {
-    {"sync-input", shape_sync_input},         {"exec-shell", shape_exec_shell},
-    {"ignore-and-fd", shape_ignore_and_fd},   {"detached-group", shape_detached_group},
-    {"kill-on-parent-exit", shape_kill_on_parent_exit}, {"async-pipes", shape_async_pipes},
-    {"fork-channel", shape_fork_channel},     {"pool", shape_pool},
+    {"sync-input", shape_sync_input},
+    {"exec-shell", shape_exec_shell},
+    {"ignore-and-fd", shape_ignore_and_fd},
+    {"detached-group", shape_detached_group},
+    {"kill-on-parent-exit", shape_kill_on_parent_exit},
+    {"async-pipes", shape_async_pipes},
+    {"fork-channel", shape_fork_channel},
+    {"pool", shape_pool},
 };
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
@@ -355,7 +363,8 @@ static int limits_helper(const char *which) {
       else if (out == CHILD_FAILED)
         child_failed++;
       else {
-        fprintf(stderr, "%s limit %d, %s: %s\n", which, l, shapes[k].name, out == WRONG ? "wrong outcome" : cp_err_name(out));
+        fprintf(stderr, "%s limit %d, %s: %s\n", which, l, shapes[k].name,
+                out == WRONG ? "wrong outcome" : cp_err_name(out));
         bad++;
       }
       int fds = cptest_open_fds();
@@ -372,14 +381,19 @@ static int limits_helper(const char *which) {
   for (size_t k = 0; k < NSHAPES; k++) {
     int out = shapes[k].fn();
     if (out != 0) {
-      fprintf(stderr, "after lifting %s, %s: %s\n", which, shapes[k].name, out == WRONG ? "wrong outcome" : out == CHILD_FAILED ? "the child failed" : cp_err_name(out));
+      fprintf(stderr, "after lifting %s, %s: %s\n", which, shapes[k].name,
+              out == WRONG          ? "wrong outcome"
+              : out == CHILD_FAILED ? "the child failed"
+                                    : cp_err_name(out));
       bad++;
     }
   }
 #ifndef CPTEST_FORCE_SIGCHLD
   if (kernel_has_pidfd() && sigchld_handler_installed()) {
-    fprintf(stderr, "after lifting %s: a SIGCHLD handler is installed although the kernel has pidfd "
-                    "(the fault left the library on the SIGCHLD path)\n", which);
+    fprintf(stderr,
+            "after lifting %s: a SIGCHLD handler is installed although the kernel has pidfd "
+            "(the fault left the library on the SIGCHLD path)\n",
+            which);
     bad++;
   }
 #endif
