@@ -234,6 +234,124 @@ static bool sc_channel_round_trip(void) {
   return true;
 }
 
+/* A binary channel carrying one 200 KiB message there and back: frames arrive in pieces and are
+ * reassembled on both sides. */
+#define BIG_LEN (200 * 1024)
+static char big_msg[BIG_LEN];
+
+typedef struct big_state {
+  int error;
+  bool echoed, closed, no_channel;
+} big_state;
+
+static void big_on_spawn(cp_child *c, void *ud) {
+  big_state *s = ud;
+  cp_channel *ch = cp_child_channel(c);
+  if (!ch) {
+    s->no_channel = true;
+    cp_child_kill(c, CP_SIGKILL);
+    return;
+  }
+  int rc = cp_channel_send(ch, big_msg, BIG_LEN, NULL, NULL);
+  if (rc) {
+    if (!s->error) s->error = rc;
+    cp_channel_disconnect(ch);
+  }
+}
+
+static void big_on_message(cp_child *c, const char *msg, size_t len, void *ud) {
+  big_state *s = ud;
+  s->echoed = len == BIG_LEN && memcmp(msg, big_msg, BIG_LEN) == 0;
+  cp_channel *ch = cp_child_channel(c);
+  if (ch) cp_channel_disconnect(ch);
+}
+
+static void big_on_error(cp_child *c, const cp_error *err, void *ud) {
+  (void)c;
+  big_state *s = ud;
+  if (!s->error) s->error = err->code;
+}
+
+static void big_on_close(cp_child *c, int64_t status, int sig, void *ud) {
+  (void)c, (void)status, (void)sig;
+  ((big_state *)ud)->closed = true;
+}
+
+static bool sc_binary_channel_large(void) {
+  cp_loop *loop;
+  int rc = cp_loop_new(&loop);
+  if (rc) {
+    CHECK(documented(rc), "cp_loop_new: %s", cp_err_name(rc));
+    return true;
+  }
+  big_state s = {0};
+  cp_child *c;
+  cp_child_events ev = {.on_spawn = big_on_spawn,
+                        .on_message = big_on_message,
+                        .on_error = big_on_error,
+                        .on_close = big_on_close};
+  cp_options o = {.channel = CP_CHANNEL_BINARY};
+  rc = cp_fork_worker(loop, "echo", NULL, &o, &ev, &s, &c);
+  if (rc) {
+    CHECK(documented(rc), "cp_fork_worker: %s", cp_err_name(rc));
+    return run_loop_and_free(loop);
+  }
+  int lr = cp_loop_run(loop, CP_RUN_DEFAULT);
+  cp_child_free(c);
+  CHECK(lr == 0, "cp_loop_run: %s", cp_err_name(lr));
+  rc = cp_loop_free(loop);
+  CHECK(rc == 0, "cp_loop_free: %s", cp_err_name(rc));
+  CHECK(s.closed, "no on_close");
+  CHECK(!s.no_channel, "on_spawn without a channel (and no on_error)");
+  if (s.echoed && !s.error) return true;
+  CHECK(s.error, "neither the echo nor an error");
+  CHECK(documented(s.error), "error %s", cp_err_name(s.error));
+  return true;
+}
+
+/* cp_exec_file on a loop, capturing 300,000 bytes of stdout (the capture grows many times). */
+typedef struct xf_state {
+  int calls, rc;
+  size_t out_len;
+  bool pattern, err_set, data_ok;
+} xf_state;
+
+static void xf_done(int rc, cp_result *res, void *ud) {
+  xf_state *s = ud;
+  s->calls++;
+  s->rc = rc;
+  s->data_ok = res->out.data && res->err.data;
+  s->err_set = res->error.code == rc;
+  s->out_len = res->out.len;
+  s->pattern = res->out.data && res->out.len == 300000;
+  for (size_t i = 0; s->pattern && i < res->out.len; i++)
+    s->pattern = res->out.data[i] == cptest_pattern_byte(i);
+}
+
+static bool sc_exec_file_capture(void) {
+  cp_loop *loop;
+  int rc = cp_loop_new(&loop);
+  if (rc) {
+    CHECK(documented(rc), "cp_loop_new: %s", cp_err_name(rc));
+    return true;
+  }
+  xf_state s = {0};
+  const char *args[] = {"out", "300000", NULL};
+  rc = cp_exec_file(loop, cptest_helper(), args, NULL, xf_done, &s);
+  if (rc) CHECK(documented(rc), "cp_exec_file: %s", cp_err_name(rc));
+  if (!run_loop_and_free(loop)) return false;
+  if (rc) return true;
+  CHECK(s.calls == 1, "%d callbacks", s.calls);
+  CHECK(s.data_ok, "NULL result buffers");
+  CHECK(s.err_set, "rc %s not in res->error", cp_err_name(s.rc));
+  if (s.rc == 0) {
+    CHECK(s.pattern, "rc 0 but %zu bytes, not the pattern", s.out_len);
+    return true;
+  }
+  CHECK(documented(s.rc), "rc %s", cp_err_name(s.rc));
+  return true;
+}
+
 /* cp_channel_request on a worker serving requests. */
 typedef struct rq_state {
   cp_child *c;
@@ -475,6 +593,17 @@ static void fault_pool_two_workers_drain(void **state) {
   sweep_both("pool-2-workers-drain", sc_pool_drain);
 }
 
+static void fault_binary_channel_large_message(void **state) {
+  (void)state;
+  memset(big_msg, 'z', sizeof big_msg);
+  sweep_both("binary-channel-200k", sc_binary_channel_large);
+}
+
+static void fault_exec_file_async_capture(void **state) {
+  (void)state;
+  sweep_both("exec-file-async-capture", sc_exec_file_capture);
+}
+
 static void fault_cprun_main_path(void **state) {
   (void)state;
   long only, from;
@@ -492,7 +621,8 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fault_sync_capture_with_input),  cmocka_unit_test(fault_exec_sync),
       cmocka_unit_test(fault_async_channel_round_trip), cmocka_unit_test(fault_channel_request),
-      cmocka_unit_test(fault_pool_two_workers_drain),   cmocka_unit_test(fault_cprun_main_path),
+      cmocka_unit_test(fault_pool_two_workers_drain),   cmocka_unit_test(fault_binary_channel_large_message),
+      cmocka_unit_test(fault_exec_file_async_capture),  cmocka_unit_test(fault_cprun_main_path),
   };
   return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
 }
