@@ -54,9 +54,9 @@ python3 "$CP_ROOT/ci/coverage_table.py" "$root/native.json" "$root/poll-sigchld.
 cat <<'NOTE'
 What stays uncovered (see the lines above): src/win32 is not measured here (Windows runs under Wine
 in its own cell); errno-to-code arms no test provokes (src/posix/loop.c); failure arms of the child's
-own steps between clone and exec (fcntl/dup2 under a full descriptor table: src/posix/spawn.c); JSON
-escape arms of replies (src/pool_json.c); partial-frame reassembly of binary channels
-(src/channel.c); allocation failures outside the swept scenarios.
+own steps between clone and exec (fcntl/dup2 failing inside the child, the fork fallback:
+src/posix/spawn.c); read errors other than end of file on pipes and channels; allocation failures
+outside the swept scenarios (the pool's and channel's rarer paths).
 NOTE
 passed=$((total - failed))
 percent=$((total ? passed * 100 / total : 0))
