@@ -159,6 +159,16 @@ static void exec_on_close(cp_child *c, int64_t status, int signum, void *ud) {
   cp_result_free(&res); /* a callback that kept the result moved it out and zeroed it */
 }
 
+/* options.input could not be written: the run cannot be what was asked, so the child is killed and
+ * the result says why. CP_EPIPE is not that: the child closed its stdin (as Node, not an error), or
+ * it did not start, or stdin is not a pipe. */
+static void exec_on_input_written(cp_child *c, int status, void *ud) {
+  cp__exec *x = ud;
+  if (status == 0 || status == CP_EPIPE || x->input_error) return;
+  x->input_error = status;
+  cp_child_kill(c, CP_SIGKILL);
+}
+
 int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, const char *command,
                    const cp_options *o, bool fail_on_status, cp_exec_cb cb, void *ud, cp_error *err) {
   if (!loop || !cb)
@@ -190,12 +200,8 @@ int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, con
   }
   /* The caller keeps options.input alive until the callback (the sync forms do, by waiting). */
   if (o && o->input_len) {
-    int wrc = cp__child_write_nocopy(x->child, o->input, o->input_len, NULL, NULL);
-    if (wrc && wrc != CP_EPIPE) { /* EPIPE: the child did not start, or stdin is not a pipe */
-      /* The run cannot be what was asked: end it, and say why in the result. */
-      x->input_error = wrc;
-      cp_child_kill(x->child, CP_SIGKILL);
-    }
+    int wrc = cp__child_write_nocopy(x->child, o->input, o->input_len, exec_on_input_written, x);
+    if (wrc) exec_on_input_written(x->child, wrc, x);
   }
   cp_child_end(x->child); /* after the input, or at once: the child reads end of file, as in Node */
   x = NULL;

@@ -633,6 +633,20 @@ static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
   st->res->timed_out = cp_child_timed_out(c);
 }
 
+/* --input that could not be written (out of memory queueing it): running the child without it
+ * would be a wrong result that looks right, so the child is killed and the run fails. CP_EPIPE is
+ * the child's own doing (it closed its stdin, or never started: on_error says why). */
+static void on_input_written(cp_child *c, int status, void *ud) {
+  run_state *st = ud;
+  if (status == 0 || status == CP_EPIPE || st->res->error.code) return;
+  cp_error *e = &st->res->error;
+  e->code = status;
+  e->syscall = "write";
+  snprintf(e->message, sizeof e->message, "write %s: could not pass --input to the child (it was killed)",
+           cp_err_name(status));
+  cp_child_kill(c, CP_SIGKILL);
+}
+
 static void forward_signal(run_state *st, int sig) {
   if (!st->child || st->closed) return;
   if (st->cfg->kill_after_ms)
@@ -703,7 +717,8 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
     snprintf(res->error.message, sizeof res->error.message, "spawn %s: %s", cp_err_name(rc), cp_strerror(rc));
   } else {
     if (cfg->input_path) {
-      cp_child_write(st.child, cfg->input ? cfg->input : "", cfg->input_len, NULL, NULL);
+      int wrc = cp_child_write(st.child, cfg->input ? cfg->input : "", cfg->input_len, on_input_written, &st);
+      if (wrc) on_input_written(st.child, wrc, &st);
       cp_child_end(st.child);
     }
     drive(loop, &st);

@@ -3,6 +3,8 @@
 #include "fault_alloc.h"
 
 #include <errno.h>
+#include <execinfo.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -26,6 +28,10 @@ static bool fault_now(void) {
   bool fail = m == FAULT_ONLY_NTH ? k == n : k >= n;
   if (fail) {
     atomic_fetch_add(&failed, 1);
+    if (m == FAULT_ONLY_NTH && getenv("CP_FAULT_TRACE")) { /* where the failing allocation is made */
+      void *frames[32];
+      backtrace_symbols_fd(frames, backtrace(frames, 32), 2);
+    }
     errno = ENOMEM;
   }
   return fail;

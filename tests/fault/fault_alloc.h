@@ -23,7 +23,8 @@ long fault_disarm(void);
 /* How many allocations failed since the last fault_arm(). */
 long fault_failed(void);
 
-/* Arms from the environment: CP_FAULT="only:N" or "from:N" (used by the wrapped cprun). */
+/* Arms from the environment: CP_FAULT="only:N" or "from:N" (used by the wrapped cprun). With
+ * CP_FAULT_TRACE set, the failing allocation of mode "only" prints its backtrace on stderr. */
 void fault_arm_from_env(void);
 
 #endif

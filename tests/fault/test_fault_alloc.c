@@ -505,6 +505,8 @@ static bool sc_pool_drain(void) {
  * right record, or 125 with a message naming the error. The count of allocations it made comes
  * back through the file CP_FAULT_REPORT. */
 static long cprun_made;
+static const char *cprun_input;                         /* --input FILE for the run, or NULL */
+static char cprun_want[80000] = "\"stdout\":\"abcde\""; /* what the record must hold */
 
 static bool sc_cprun(fault_mode mode, long n) {
   char fault[64], report[4096];
@@ -516,7 +518,9 @@ static bool sc_cprun(fault_mode mode, long n) {
   snprintf(env_report, sizeof env_report, "CP_FAULT_REPORT=%s", report);
   const char *env[] = {env_fault, env_report, NULL};
   cp_options o = {.env = env, .env_mode = CP_ENV_EXTEND};
-  const char *args[] = {"--json", "--", cptest_helper(), "out", "5", NULL};
+  const char *plain[] = {"--json", "--", cptest_helper(), "out", "5", NULL};
+  const char *with_input[] = {"--json", "--input", cprun_input, "--", cptest_helper(), "cat", NULL};
+  const char *const *args = cprun_input ? with_input : plain;
   cp_result res;
   int rc = cp_spawn_sync(cptest_bin("cprun-fault"), args, &o, &res);
   bool ok = false;
@@ -528,7 +532,7 @@ static bool sc_cprun(fault_mode mode, long n) {
   if (rc != 0) {
     print_message("N=%ld cprun: the run itself failed: %s\n", n, res.error.message);
   } else if (res.status == 0) {
-    ok = strstr(res.out.data, "\"status\":0") && strstr(res.out.data, "\"stdout\":\"abcde\"") &&
+    ok = strstr(res.out.data, "\"status\":0") && strstr(res.out.data, cprun_want) &&
          strstr(res.out.data, "\"error\":null");
     if (!ok) print_message("N=%ld cprun: exit 0 with record %s\n", n, res.out.data);
   } else if (res.status == 125) {
@@ -612,6 +616,24 @@ static void fault_cprun_main_path(void **state) {
   print_message("fault sweep cprun: %ld injection points (only-Nth), %ld (from-Nth)\n", only, from);
 }
 
+/* cprun --input with 70,000 bytes: its input buffer grows past its first 64 KiB. */
+static void fault_cprun_input_path(void **state) {
+  (void)state;
+  enum { LEN = 70000 };
+  static char data[LEN];
+  memset(data, 'q', LEN);
+  char *file = cptest_join(cptest_tmpdir, "cprun-input");
+  assert_int_equal(cptest_write_file(file, data, LEN, 0644), 0);
+  snprintf(cprun_want, sizeof cprun_want, "\"stdout\":\"%.*s\"", LEN, data);
+  cprun_input = file;
+  long only, from;
+  sweep_cprun(FAULT_ONLY_NTH, &only);
+  sweep_cprun(FAULT_FROM_NTH, &from);
+  print_message("fault sweep cprun-input: %ld injection points (only-Nth), %ld (from-Nth)\n", only, from);
+  cprun_input = NULL;
+  free(file);
+}
+
 int main(int argc, char **argv) {
   int status;
   if (cp_worker_main(argc, argv, workers, sizeof workers / sizeof workers[0], &status)) return status;
@@ -623,6 +645,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(fault_async_channel_round_trip), cmocka_unit_test(fault_channel_request),
       cmocka_unit_test(fault_pool_two_workers_drain),   cmocka_unit_test(fault_binary_channel_large_message),
       cmocka_unit_test(fault_exec_file_async_capture),  cmocka_unit_test(fault_cprun_main_path),
+      cmocka_unit_test(fault_cprun_input_path),
   };
   return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
 }
