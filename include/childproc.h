@@ -104,8 +104,10 @@ CP_API const char *cp_err_name(int code);
 
 /* Where and why a run failed. `syscall` is a static string naming the step that failed: "spawn"
  * (argument checks and the program search), "execve"/"CreateProcessW", "chdir", "setuid",
- * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill". `path` is the file or directory the
- * step was about (or NULL). `message` is a complete human-readable line. */
+ * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill", "write" (options.input could not be
+ * queued). `path` is the file or directory the step was about (or NULL). `message` is a complete
+ * human-readable line; a path too long for it is shortened from its start ("..."), the step, the
+ * error's name and its text always stay whole (`path` has it all). */
 typedef struct cp_error {
   int code;            /* CP_E* code, CP_OK when nothing failed */
   int os_error;        /* errno / GetLastError() value behind the code, 0 if none */
@@ -309,7 +311,11 @@ typedef struct cp_result {
  *              (res->error.syscall/path say which step: "execve" of the program, "chdir" of cwd...)
  *   CP_ETIMEDOUT  killed after options.timeout_ms (res has the output read until then)
  *   CP_ENOBUFS    killed after stdout or stderr passed options.max_buffer
- * *res is always initialised, even on error, and must be freed with cp_result_free(). */
+ *   CP_ENOMEM     out of memory (res->error.syscall "write" when options.input could not be queued:
+ *                 the child was killed; "read" when the output could not be kept)
+ * *res is always initialised, even on error, and must be freed with cp_result_free(): error.code is
+ * the code returned, out.data and err.data are never NULL (empty strings when even they could not
+ * be allocated). */
 CP_API int cp_spawn_sync(const char *file, const char *const *args, const cp_options *options,
                          cp_result *res);
 
@@ -392,9 +398,10 @@ typedef struct cp_child_events {
 
 /* spawn: starts `file` (as cp_spawn_sync()) on `loop` and returns the child at once in *out. Invalid
  * arguments are returned here (CP_EINVAL, no child), as Node throws; a failure to start (ENOENT...)
- * arrives as on_error then on_close, as in Node. options.input is not used (write to stdin instead);
- * timeout_ms and kill_signal apply; max_buffer does not (nothing is buffered). The child must be
- * released with cp_child_free(). `events` is copied; `ud` is passed to every callback. */
+ * arrives as on_error then on_close, as in Node; so does a child whose channel could not be set up
+ * (CP_ENOMEM: the process is killed, no on_spawn, no on_exit). options.input is not used (write to
+ * stdin instead); timeout_ms and kill_signal apply; max_buffer does not (nothing is buffered). The
+ * child must be released with cp_child_free(). `events` is copied; `ud` is passed to every callback. */
 CP_API int cp_spawn(cp_loop *loop, const char *file, const char *const *args, const cp_options *options,
                     const cp_child_events *events, void *ud, cp_child **out);
 
@@ -550,8 +557,10 @@ CP_API int cp_fork_worker(cp_loop *loop, const char *name, const char *const *ar
  *     is not a string, or it has both "result" and "error"). Pool tasks add CP_ECHILDFAILED (the
  *     worker died running it on every attempt: exit_status/signal say how the last one ended),
  *     CP_ETIMEDOUT (it passed task_timeout_ms on its last attempt), CP_ECANCELED (the pool was shut
- *     down with CP_POOL_CANCEL) and the error the workers failed to start with (CP_ENOENT...; else
- *     CP_ECHILDFAILED) when the pool gave up starting them.
+ *     down with CP_POOL_CANCEL), CP_ENOMEM (the task could not be sent for lack of memory: it is
+ *     not sent to the same worker again at once) and the error the workers failed to start with
+ *     (CP_ENOENT, CP_ENOMEM...; else CP_ECHILDFAILED) when the pool gave up starting them, during a
+ *     drain too.
  * Both strings are NUL-terminated; the lengths don't count the NUL. */
 typedef struct cp_reply {
   int code;

@@ -140,7 +140,7 @@ static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   /* As Node: stdin goes with the process; queued writes fail. */
   c->in_cb++;
   close_stdin(c, CP_EPIPE);
-  EMIT(c, on_exit, status, signum, c->ud);
+  if (c->start_error.code == CP_OK) EMIT(c, on_exit, status, signum, c->ud);
   c->in_cb--;
   check_close(c);
   child_maybe_free(c);
@@ -179,7 +179,7 @@ static void deliver_start(cp__defer *d) {
     EMIT(c, on_spawn, c->ud);
   } else {
     EMIT(c, on_error, &c->start_error, c->ud);
-    c->exited = true;
+    if (!c->proc) c->exited = true; /* else killed by child_abort_start(): closes once reaped */
     check_close(c);
   }
   c->in_cb--;
@@ -239,6 +239,20 @@ static void child_on_timeout(cp__timer *t) {
   child_maybe_free(c);
 }
 
+/* The process started but what goes with it (its channel) could not be set up: it is not the child
+ * that was asked for. It is killed, and reported as a failure to start: on_error with `code`, then
+ * on_close once it is reaped (no on_spawn, no on_exit). */
+static void child_abort_start(cp_child *c, int code) {
+  cp__error_setf(&c->start_error, code, 0, "spawn", NULL, "spawn %s: %s (setting up the child's channel)",
+                 cp_err_name(code), cp_strerror(code));
+  os_proc_kill(c->proc, CP_SIGKILL);
+  close_stdin(c, CP_EPIPE);
+  close_output(c, 1);
+  close_output(c, 2);
+  c->started = false;
+  c->pid = 0;
+}
+
 int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, const cp_child_events *ev,
                     void *ud, cp_child **out) {
   cp_child *c = calloc(1, sizeof *c);
@@ -263,12 +277,14 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
     if (channel) {
       static const cp_channel_events chev = {child_on_message, child_on_disconnect, child_on_channel_error};
       rc = cp__channel_new(loop, channel, p->channel_mode, p->channel_max, &chev, c, false, &c->channel);
-      if (rc)
+      if (rc) {
         os_stream_close(channel);
-      else
+        child_abort_start(c, rc);
+      } else {
         c->channel_open = true;
+      }
     }
-    if (o && o->timeout_ms > 0)
+    if (c->started && o && o->timeout_ms > 0)
       cp__timer_start(loop, &c->timeout, (uint64_t)o->timeout_ms, child_on_timeout, c);
   }
   cp__defer_queue(loop, &c->start_ev, deliver_start, c);

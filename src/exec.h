@@ -12,7 +12,8 @@ typedef struct cp__exec cp__exec;
 int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, const char *command,
                    const cp_options *o, bool fail_on_status, cp_exec_cb cb, void *ud, cp_error *err);
 
-/* A fresh result: status -1, empty NUL-terminated buffers. */
+/* A fresh result: status -1, empty NUL-terminated buffers. Out of memory: CP_ENOMEM, also set in
+ * res->error, and the buffers point at static empty strings (cp_result_free() knows them). */
 int cp__result_init(cp_result *res);
 
 #endif /* CP_EXEC_H */

@@ -24,8 +24,9 @@ static void sync_done(int rc, cp_result *res, void *ud) {
 static int run_sync(const char *file, const char *const *args, const char *command, const cp_options *o,
                     cp_result *res, bool fail_on_status) {
   if (!res) return CP_EINVAL;
-  if (cp__result_init(res)) return CP_ENOMEM;
-  int rc = o ? cp__check_stdio(o, &res->error) : 0;
+  int rc = cp__result_init(res); /* CP_ENOMEM is in res->error too */
+  if (rc) return rc;
+  rc = o ? cp__check_stdio(o, &res->error) : 0;
   if (rc) return rc;
   cp_loop loop;
   rc = cp__loop_init(&loop);
@@ -56,9 +57,9 @@ int cp_exec_file_sync(const char *file, const char *const *args, const cp_option
 
 int cp_exec_sync(const char *command, const cp_options *options, cp_result *res) {
   if (!command) {
-    if (res && cp__result_init(res) == 0)
-      return cp__error_setf(&res->error, CP_EINVAL, 0, "spawn", NULL, "spawn EINVAL: the command is NULL");
-    return CP_EINVAL;
+    if (!res) return CP_EINVAL;
+    cp__result_init(res); /* out of memory or not, the error to report is this one */
+    return cp__error_setf(&res->error, CP_EINVAL, 0, "spawn", NULL, "spawn EINVAL: the command is NULL");
   }
   return run_sync(NULL, NULL, command, options, res, true);
 }

@@ -34,6 +34,10 @@
 #include <unistd.h>
 #endif
 
+#ifdef CP_COVERAGE
+void __gcov_dump(void);
+#endif
+
 /* Exit statuses of cprun itself, as coreutils' timeout(1) and env(1) use them. */
 enum {
   EXIT_TIMED_OUT = 124,
@@ -544,6 +548,7 @@ typedef struct run_state {
   size_t len[2], cap[2];
   size_t max;
   bool limit_hit, closed, started, start_failed;
+  bool out_of_memory; /* the capture could not grow: the child was killed, the run failed */
 } run_state;
 
 static void capture(run_state *st, int i, const char *data, size_t n) {
@@ -555,7 +560,8 @@ static void capture(run_state *st, int i, const char *data, size_t n) {
     char *p = realloc(st->buf[i], cap);
     if (!p) {
       keep = 0;
-      n = room + 1; /* treat as past the limit: stop keeping, kill */
+      n = room + 1; /* stop keeping and kill, as past the limit, but report it as ENOMEM */
+      st->out_of_memory = true;
     } else {
       st->buf[i] = p;
       st->cap[i] = cap;
@@ -625,6 +631,20 @@ static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
   st->res->status = status;
   st->res->signal = sig;
   st->res->timed_out = cp_child_timed_out(c);
+}
+
+/* --input that could not be written (out of memory queueing it): running the child without it
+ * would be a wrong result that looks right, so the child is killed and the run fails. CP_EPIPE is
+ * the child's own doing (it closed its stdin, or never started: on_error says why). */
+static void on_input_written(cp_child *c, int status, void *ud) {
+  run_state *st = ud;
+  if (status == 0 || status == CP_EPIPE || st->res->error.code) return;
+  cp_error *e = &st->res->error;
+  e->code = status;
+  e->syscall = "write";
+  snprintf(e->message, sizeof e->message, "write %s: could not pass --input to the child (it was killed)",
+           cp_err_name(status));
+  cp_child_kill(c, CP_SIGKILL);
 }
 
 static void forward_signal(run_state *st, int sig) {
@@ -697,7 +717,8 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
     snprintf(res->error.message, sizeof res->error.message, "spawn %s: %s", cp_err_name(rc), cp_strerror(rc));
   } else {
     if (cfg->input_path) {
-      cp_child_write(st.child, cfg->input ? cfg->input : "", cfg->input_len, NULL, NULL);
+      int wrc = cp_child_write(st.child, cfg->input ? cfg->input : "", cfg->input_len, on_input_written, &st);
+      if (wrc) on_input_written(st.child, wrc, &st);
       cp_child_end(st.child);
     }
     drive(loop, &st);
@@ -710,6 +731,12 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
     b->data = st.buf[i] ? st.buf[i] : calloc(1, 1);
     b->len = st.len[i];
     if (b->data) b->data[b->len] = '\0';
+  }
+  if (st.out_of_memory && !res->error.code) {
+    res->error.code = CP_ENOMEM;
+    res->error.syscall = "read";
+    snprintf(res->error.message, sizeof res->error.message,
+             "read ENOMEM: out of memory keeping the child's output (the child was killed)");
   }
   if (res->error.code) return;
   if (res->timed_out) {
@@ -730,6 +757,7 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
  * past --max-buffer is 128 + the kill signal (the JSON record says what really happened). Then a
  * child that ran reports its own end; one that never ran is 127 / 126 / 125 by why. */
 static int exit_status_for(const cprun_config *cfg, const cp_result *res) {
+  if (res->error.code == CP_ENOMEM) return EXIT_CPRUN_FAILED; /* cprun's own failure, not the child's */
   if (res->timed_out) return EXIT_TIMED_OUT;
   if (res->out_truncated || res->err_truncated)
     return EXIT_SIGNAL_BASE + (cfg->kill_signal ? cfg->kill_signal : CP_SIGTERM);
@@ -809,9 +837,17 @@ static int cprun_main(int argc, char **argv) {
     st = fflush(stdout) == 0 ? 0 : EXIT_CPRUN_FAILED;
     /* The child is left running on purpose, and with it the loop that started it: leave without
      * tearing them down (and without a leak checker's complaint about them). */
+#ifdef CP_COVERAGE
+    __gcov_dump(); /* _Exit skips it: a coverage build writes its counters first */
+#endif
     _Exit(st);
   }
   if (cfg.json) {
+#ifndef _WIN32
+    /* A reader that is gone is a write error (125 below), not death by SIGPIPE: 141 would read as
+     * the child's own end. The child has closed: nothing inherits this. */
+    signal(SIGPIPE, SIG_IGN);
+#endif
     if (write_json_record(stdout, &res) != 0) {
       fprintf(stderr, "cprun: writing the JSON record: %s\n", strerror(errno));
       st = EXIT_CPRUN_FAILED;
@@ -851,5 +887,20 @@ out:
   return st;
 }
 #else
-int main(int argc, char **argv) { return cprun_main(argc, argv); }
+/* A closed 0, 1 or 2 would be taken by the next descriptor cprun or the library opens, and the
+ * child would get that in the slot: fill them with the null device first (docs/security.md). */
+static int fill_closed_std_fds(void) {
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int n = open("/dev/null", O_RDWR);
+    if (n < 0) return -1;
+    if (n != fd && (dup2(n, fd) < 0 || close(n) < 0)) return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (fill_closed_std_fds() != 0) return EXIT_CPRUN_FAILED; /* nowhere left to say why */
+  return cprun_main(argc, argv);
+}
 #endif

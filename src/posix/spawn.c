@@ -473,9 +473,9 @@ static void guardian_main(int fd) {
   syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
   pid_t pgid;
   char b;
-  if (!read_full(fd, &pgid, sizeof pgid) || pgid <= 1) _exit(0); /* the child never started */
+  if (!read_full(fd, &pgid, sizeof pgid) || pgid <= 1) posix_exit_flushed(0); /* the child never started */
   if (!read_full(fd, &b, 1)) kill(-pgid, SIGKILL);
-  _exit(0);
+  posix_exit_flushed(0);
 }
 
 static int start_guardian(guardian_link *g, const char **syscall_name) {
@@ -494,7 +494,7 @@ static int start_guardian(guardian_link *g, const char **syscall_name) {
     return posix_error(e);
   }
   if (mid == 0) {
-    if (fork() != 0) _exit(0); /* the middle process: gone at once, the guardian goes to init */
+    if (fork() != 0) posix_exit_flushed(0); /* the middle process: gone at once, the guardian goes to init */
     guardian_main(gp[0]);
   }
   close(gp[0]);
