@@ -426,6 +426,14 @@ CP_API int cp_child_end(cp_child *c);
 CP_API int cp_child_pause(cp_child *c, int fd);
 CP_API int cp_child_resume(cp_child *c, int fd);
 
+/* Stops reading stdout (fd 1) or stderr (fd 2) for good and closes the parent's end of that pipe
+ * (Node: child.stdout.destroy()). The stream's end (on_stdout/on_stderr with len 0) is delivered
+ * during the call, and on_close no longer waits for that stream. What the child (or a descendant
+ * holding the pipe) writes afterwards is lost to it: with a pipe it then gets EPIPE / SIGPIPE.
+ * Use it after killing a child whose descendants may keep the pipe open, so that on_close comes
+ * once the child itself has exited. CP_EINVAL for another fd, CP_EPIPE once the stream is closed. */
+CP_API int cp_child_close_output(cp_child *c, int fd);
+
 /* The child's message channel (NULL if it has none). */
 CP_API cp_channel *cp_child_channel(cp_child *c);
 

@@ -29,6 +29,7 @@ struct cp_child {
   cp__timer escalate;
   bool group; /* started as the root of its own tree */
   bool started, exited, closed, killed, timed_out;
+  bool limit_killed; /* killed for timeout or max_buffer: the run ends once the child exited */
   bool ending; /* cp_child_end(): close stdin after the queue */
   bool channel_open;
   bool ref;   /* counted in loop->refs */
@@ -105,6 +106,22 @@ static void close_output(cp_child *c, int i) {
   c->pipes[i] = NULL;
 }
 
+/* Closes the parent's end of stdout and stderr now, each stream's end delivered as if it had come:
+ * descendants that still hold the pipes no longer keep on_close waiting. */
+static void end_outputs(cp_child *c) {
+  c->in_cb++;
+  for (int i = 1; i < 3; i++) {
+    if (!c->pipes[i]) continue;
+    close_output(c, i);
+    if (i == 1)
+      EMIT(c, on_stdout, NULL, 0, c->ud);
+    else
+      EMIT(c, on_stderr, NULL, 0, c->ud);
+  }
+  c->in_cb--;
+  check_close(c);
+}
+
 static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, int status) {
   cp_child *c = data;
   int i = s == c->pipes[1] ? 1 : 2;
@@ -142,7 +159,10 @@ static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   close_stdin(c, CP_EPIPE);
   EMIT(c, on_exit, status, signum, c->ud);
   c->in_cb--;
-  check_close(c);
+  if (c->limit_killed)
+    end_outputs(c);
+  else
+    check_close(c);
   child_maybe_free(c);
 }
 
@@ -206,8 +226,13 @@ static int child_signal(cp_child *c, int signum, uint64_t grace_ms) {
   return rc;
 }
 
+/* As Node's spawnSync and exec close the pipes when they kill for a limit, the run ends once the
+ * child itself has exited, whatever its descendants still hold: what was read is kept. */
 int cp__child_kill_for_limit(cp_child *c) {
-  return child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+  c->limit_killed = true;
+  int rc = child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+  if (c->exited) end_outputs(c); /* the caller is inside a callback: the free waits for it */
+  return rc;
 }
 
 int cp_child_terminate(cp_child *c, int signum, uint64_t grace_ms) {
@@ -225,17 +250,7 @@ static void child_on_timeout(cp__timer *t) {
   }
   /* It exited, but something it started still holds stdout/stderr open: the time is up, stop
    * waiting for them. */
-  c->in_cb++;
-  for (int i = 1; i < 3; i++) {
-    if (!c->pipes[i]) continue;
-    close_output(c, i);
-    if (i == 1)
-      EMIT(c, on_stdout, NULL, 0, c->ud);
-    else
-      EMIT(c, on_stderr, NULL, 0, c->ud);
-  }
-  c->in_cb--;
-  check_close(c);
+  end_outputs(c);
   child_maybe_free(c);
 }
 
@@ -396,6 +411,21 @@ int cp_child_end(cp_child *c) {
   if (!c->pipes[0]) return c->ending ? 0 : CP_EPIPE;
   c->ending = true;
   if (!c->wq) close_stdin(c, CP_EPIPE);
+  return 0;
+}
+
+int cp_child_close_output(cp_child *c, int fd) {
+  if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
+  if (!c->pipes[fd]) return CP_EPIPE;
+  c->in_cb++;
+  close_output(c, fd);
+  if (fd == 1)
+    EMIT(c, on_stdout, NULL, 0, c->ud);
+  else
+    EMIT(c, on_stderr, NULL, 0, c->ud);
+  c->in_cb--;
+  check_close(c);
+  child_maybe_free(c);
   return 0;
 }
 
