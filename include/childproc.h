@@ -434,7 +434,9 @@ CP_API int cp_child_resume(cp_child *c, int fd);
  * once the child itself has exited. CP_EINVAL for another fd, CP_EPIPE once the stream is closed. */
 CP_API int cp_child_close_output(cp_child *c, int fd);
 
-/* The child's message channel (NULL if it has none). */
+/* The child's message channel, NULL if it was started without one. It stays valid until
+ * cp_child_free(), also once disconnected: cp_channel_send() then returns CP_EPIPE (Node's
+ * child.send() after 'disconnect'), and cp_channel_connected() says false. */
 CP_API cp_channel *cp_child_channel(cp_child *c);
 
 /* A referenced child keeps cp_loop_run(CP_RUN_DEFAULT) running until it closes (the default). */

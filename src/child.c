@@ -30,6 +30,7 @@ struct cp_child {
   bool group; /* started as the root of its own tree */
   bool started, exited, closed, killed, timed_out;
   bool limit_killed; /* killed for timeout or max_buffer: the run ends once the child exited */
+  bool exit_delivered; /* on_exit ran (or never will: the child did not start) */
   bool ending; /* cp_child_end(): close stdin after the queue */
   bool channel_open;
   bool ref;   /* counted in loop->refs */
@@ -39,6 +40,7 @@ struct cp_child {
   cp__timer timeout;
   cp__defer start_ev; /* on_spawn, or on_error + on_close */
   cp__defer close_ev;
+  cp__defer exit_ev; /* on_exit after the channel's last messages (see child_on_exit) */
   write_req *wq, *wq_tail; /* in queue (and completion) order */
   size_t wq_bytes;
 };
@@ -57,6 +59,7 @@ static void child_maybe_free(cp_child *c) {
   if (!c->freed || !c->closed || c->in_cb) return;
   cp__defer_cancel(c->loop, &c->start_ev);
   cp__defer_cancel(c->loop, &c->close_ev);
+  cp__defer_cancel(c->loop, &c->exit_ev);
   cp__timer_stop(c->loop, &c->timeout);
   cp__timer_stop(c->loop, &c->escalate);
   if (c->channel) cp__channel_destroy(c->channel);
@@ -96,7 +99,7 @@ static void deliver_close(cp__defer *d) {
 
 /* 'close' comes after 'exit' and the end of stdout, stderr and the channel. */
 static void check_close(cp_child *c) {
-  if (c->closed || !c->exited || c->pipes[1] || c->pipes[2] || c->channel_open) return;
+  if (c->closed || !c->exit_delivered || c->pipes[1] || c->pipes[2] || c->channel_open) return;
   cp__defer_queue(c->loop, &c->close_ev, deliver_close, c);
 }
 
@@ -148,6 +151,22 @@ static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, i
   child_maybe_free(c);
 }
 
+static void deliver_exit(cp__defer *d) {
+  cp_child *c = d->data;
+  c->exit_delivered = true;
+  c->in_cb++;
+  EMIT(c, on_exit, c->status, c->signal, c->ud);
+  c->in_cb--;
+  if (c->limit_killed)
+    end_outputs(c);
+  else
+    check_close(c);
+  child_maybe_free(c);
+}
+
+/* The exit is noted at once (no signal ever goes to a reaped pid). With a channel, on_exit waits
+ * for the end of this loop turn: the messages the child sent before it exited are in the socket
+ * already, and are read in this turn, so they all come before 'exit', as Node's do. */
 static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   cp_child *c = data;
   (void)p;
@@ -157,13 +176,13 @@ static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   /* As Node: stdin goes with the process; queued writes fail. */
   c->in_cb++;
   close_stdin(c, CP_EPIPE);
-  EMIT(c, on_exit, status, signum, c->ud);
   c->in_cb--;
-  if (c->limit_killed)
-    end_outputs(c);
-  else
-    check_close(c);
-  child_maybe_free(c);
+  if (c->channel_open)
+    cp__defer_queue(c->loop, &c->exit_ev, deliver_exit, c);
+  else {
+    c->exit_ev.data = c;
+    deliver_exit(&c->exit_ev);
+  }
 }
 
 static void child_on_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
@@ -200,6 +219,7 @@ static void deliver_start(cp__defer *d) {
   } else {
     EMIT(c, on_error, &c->start_error, c->ud);
     c->exited = true;
+    c->exit_delivered = true;
     check_close(c);
   }
   c->in_cb--;
@@ -442,7 +462,9 @@ int cp_child_resume(cp_child *c, int fd) {
   return os_stream_read_start(c->pipes[fd], child_on_read, c);
 }
 
-cp_channel *cp_child_channel(cp_child *c) { return c && c->channel_open ? c->channel : NULL; }
+/* The channel stays reachable after it closed (until the child is freed), so a send from
+ * on_disconnect or later fails with CP_EPIPE as the header says, not CP_EINVAL. */
+cp_channel *cp_child_channel(cp_child *c) { return c ? c->channel : NULL; }
 
 void cp_child_ref(cp_child *c) {
   if (!c || c->ref || c->closed) return;
