@@ -101,8 +101,11 @@ CP_API const char *cp_err_name(int code);
 
 /* Where and why a run failed. `syscall` is a static string naming the step that failed: "spawn"
  * (argument checks and the program search), "execve"/"CreateProcessW", "chdir", "setuid",
- * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill". `path` is the file or directory the
- * step was about (or NULL). `message` is a complete human-readable line. */
+ * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill", "read", "poll"; for a run that
+ * started and then failed, the Node function it stands for: "spawnSync" (a sync form's
+ * CP_ETIMEDOUT or CP_ENOBUFS, as Node's spawnSync labels them), "execSync"/"execFileSync" (their
+ * CP_ECHILDFAILED), "exec"/"execFile" (every error of the async forms after the start). `path` is
+ * the file or directory the step was about (or NULL). `message` is a complete human-readable line. */
 typedef struct cp_error {
   int code;            /* CP_E* code, CP_OK when nothing failed */
   int os_error;        /* errno / GetLastError() value behind the code, 0 if none */
@@ -117,8 +120,9 @@ typedef struct cp_error {
 
 /* Portable numbers for the signals every platform can send. On POSIX they equal the native numbers
  * (which are the same on every POSIX system for these five); any other native signal number can be
- * used on POSIX as is. On Windows, CP_SIGTERM, CP_SIGKILL, CP_SIGINT, CP_SIGQUIT and CP_SIGHUP all
- * terminate the child (TerminateProcess), as in Node. */
+ * used on POSIX as is. On Windows, CP_SIGTERM, CP_SIGKILL, CP_SIGINT and CP_SIGQUIT terminate the
+ * child (TerminateProcess), as in Node; CP_SIGHUP terminates it too, where Node refuses it (libuv
+ * ENOSYS) and its spawnSync then reports SIGKILL: see docs/node-mapping.md. */
 #define CP_SIGHUP  1
 #define CP_SIGINT  2
 #define CP_SIGQUIT 3
@@ -196,7 +200,13 @@ typedef struct cp_options {
   size_t input_len;
 
   /* Kill the child with kill_signal when it runs longer than this; 0 = no limit. The result then
-   * has timed_out set and error CP_ETIMEDOUT. Negative values are CP_EINVAL. */
+   * has timed_out set and error CP_ETIMEDOUT. Negative values are CP_EINVAL. In the buffered forms
+   * (sync forms, cp_exec, cp_exec_file) it bounds the whole call: it returns within timeout_ms +
+   * kill_after_ms and a little, whatever descendants do with the pipes. Once the killed child has
+   * exited its pipes are closed (what was read is kept); and a child that exits in time but leaves
+   * a descendant holding stdout or stderr is reported as timed out at timeout_ms (CP_ETIMEDOUT,
+   * timed_out set, status and signal the child's own). Node's spawnSync waits for such a
+   * descendant for ever: here childproc goes further. */
   int64_t timeout_ms;
 
   /* Signal for timeout and max_buffer kills; 0 = CP_SIGTERM. */
@@ -204,7 +214,9 @@ typedef struct cp_options {
 
   /* Largest number of bytes kept from stdout, and from stderr, each; 0 = CP_MAX_BUFFER_DEFAULT,
    * CP_MAX_BUFFER_UNLIMITED = no limit. Past it the child is killed with kill_signal, the output is
-   * kept up to the limit, the truncated flag is set and the error is CP_ENOBUFS. */
+   * kept up to the limit, the truncated flag is set and the error is CP_ENOBUFS. As with a timeout,
+   * the run ends once the child itself has exited: its pipes are closed then, whatever descendants
+   * still write to them. */
   size_t max_buffer;
 
   /* Run the command through a shell: NULL = no shell (spawn, execFile); CP_SHELL_DEFAULT = the
@@ -326,8 +338,11 @@ typedef struct cp_channel cp_channel;
 
 CP_API int cp_loop_new(cp_loop **out);
 
-/* Frees the loop. CP_EAGAIN (and nothing freed) while a child on it has not closed or a channel is
- * open: run the loop until they finish, or kill them first. NULL is a no-op. */
+/* Frees the loop. CP_EAGAIN (and nothing freed) while anything still lives on it: a child not yet
+ * closed, or closed but not released with cp_child_free(); a channel not freed; a timer not freed
+ * with cp_timer_free(), even a stopped or fired one; a deferred event not yet delivered. Run the loop
+ * until the children close, free them, the channels and the timers, then free the loop. NULL is a
+ * no-op. */
 CP_API int cp_loop_free(cp_loop *loop);
 
 typedef enum cp_run_mode {
@@ -396,7 +411,8 @@ CP_API bool cp_child_killed(const cp_child *c);    /* a kill signal was delivere
 CP_API bool cp_child_timed_out(const cp_child *c); /* options.timeout_ms passed and it was killed */
 
 /* Sends signum (0 tests liveness). CP_ESRCH once the child exited: never a signal to a recycled
- * pid. Other failures (CP_EPERM...) are returned and also reported through on_error. */
+ * pid. CP_EINVAL for a negative or unknown signal number, only returned (Node throws). Other
+ * failures (CP_EPERM...) are returned and also reported through on_error. */
 CP_API int cp_child_kill(cp_child *c, int signum);
 
 /* Sends signum to the child and all its descendants. The child must have been started with

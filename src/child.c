@@ -328,10 +328,11 @@ bool cp_child_killed(const cp_child *c) { return c && c->killed; }
 bool cp_child_timed_out(const cp_child *c) { return c && c->timed_out; }
 const cp_error *cp__child_start_error(const cp_child *c) { return &c->start_error; }
 
-/* As Node: a kill that fails for another reason than "already gone" is also an 'error' event. */
+/* As Node: a kill that fails for another reason than "already gone" (or an invalid signal, which
+ * Node throws) is also an 'error' event. */
 static int kill_result(cp_child *c, int rc, int signum) {
   if (rc == 0 && signum) c->killed = true;
-  if (rc && rc != CP_ESRCH) {
+  if (rc && rc != CP_ESRCH && rc != CP_EINVAL) { /* an invalid signal is only returned, as Node throws */
     cp_error err = {0};
     cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc), signum,
                    (long long)c->pid);
