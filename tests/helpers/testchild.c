@@ -22,6 +22,7 @@
  *   both N            writes N pattern bytes to stdout and N to stderr, alternating in 4 KiB chunks.
  *   fill-cat N        "both N", then "cat": fills both pipes before it reads any of stdin.
  *   out-sleep N MS    writes N pattern bytes to stdout, then sleeps MS milliseconds.
+ *   err-sleep N MS    the same on stderr.
  *   sleep MS          sleeps MS milliseconds, then exits 0.
  *   noread-sleep MS   the same, said for tests where stdin must stay unread.
  *   fds               POSIX: lists its open fds (from /proc/self/fd, without that directory's own
@@ -539,9 +540,10 @@ static int run(int argc, char **argv) {
     cat();
     return 0;
   }
-  if (strcmp(mode, "out-sleep") == 0) {
-    write_pattern(stdout, 0, num(a));
-    if (fflush(stdout) != 0) return 4;
+  if (strcmp(mode, "out-sleep") == 0 || strcmp(mode, "err-sleep") == 0) {
+    FILE *f = mode[0] == 'o' ? stdout : stderr;
+    write_pattern(f, 0, num(a));
+    if (fflush(f) != 0) return 4;
     sleep_ms(num(b));
     return 0;
   }
