@@ -478,10 +478,14 @@ CP_API int cp_exec_file(cp_loop *loop, const char *file, const char *const *args
 
 typedef void (*cp_send_cb)(cp_channel *ch, int status, void *ud);
 
-/* Queues one message: in JSON mode one JSON text without a raw newline (CP_EINVAL otherwise), in
- * binary mode any bytes. The data is copied. cb (optional) runs once it was written (0) or could not
- * be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected; CP_ENOBUFS when longer than the
- * channel's limit. */
+/* Sends one message: in JSON mode one JSON text without a raw newline (CP_EINVAL otherwise), in
+ * binary mode any bytes. The data is copied. When nothing is queued before it, it is written to the
+ * socket during the call as far as the socket takes it (libuv's try-write), so a process that exits
+ * right after sending loses nothing the socket buffer could hold; the rest is queued and written by
+ * the loop (a message larger than the free socket buffer, followed at once by exit(), loses its
+ * tail: return to the loop, or wait for cb). cb (optional) runs on a later loop turn once it was
+ * written (0) or could not be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected;
+ * CP_ENOBUFS when longer than the channel's limit. */
 CP_API int cp_channel_send(cp_channel *ch, const void *msg, size_t len, cp_send_cb cb, void *ud);
 
 /* Closes the channel after the queued messages are written; the peer sees its end (Node: the

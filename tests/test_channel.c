@@ -259,7 +259,7 @@ static void assert_messages_in_order(const conv *c, size_t n) {
 /* Node's child does process.send() x3 then process.exit(): all three arrive. So here. */
 static void channel_messages_sent_before_exit_all_arrive(void **state) {
   (void)state;
-  int rounds = cptest_is_wine() ? 5 : 50; /* a spawn costs ~50 ms natively... and ~1 s under Wine */
+  int rounds = cptest_is_wine() ? 5 : 50; /* each round is a spawn: ~1.5 s under Wine */
   for (int round = 0; round < rounds; round++) {
     conv c;
     const char *args[] = {"3", NULL};
