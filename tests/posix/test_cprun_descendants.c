@@ -189,6 +189,29 @@ static void sigterm_ends_the_run_when_the_child_exited_and_a_descendant_holds_st
   free(file);
 }
 
+/* The child is alive when the signal comes: it dies of the forwarded SIGTERM, and the run ends then,
+ * although its background process still holds stdout. */
+static void sigterm_ends_the_run_when_the_child_dies_of_it_and_a_descendant_holds_stdout(void **state) {
+  (void)state;
+  char *file = cptest_join(cptest_tmpdir, "pids3");
+  char script[512];
+  snprintf(script, sizeof script, "sleep 20 & echo $$ $! > '%s.tmp'; mv '%s.tmp' '%s'; exec sleep 20", file, file,
+           file);
+  const char *args[] = {"--json", "--", "sh", "-c", script, NULL};
+  cprun_run r;
+  start_cprun(&r, args);
+  long sh = 0, bg = 0;
+  assert_true(read_pids(file, &sh, &bg));
+  uint64_t t0 = cptest_now_ms();
+  assert_int_equal(kill((pid_t)cp_child_pid(r.child), SIGTERM), 0);
+  finish_cprun(&r);
+  assert_true(cptest_now_ms() - t0 < 1000);
+  assert_int_equal(r.status, 128 + SIGTERM);
+  assert_non_null(strstr(r.out, "\"signal\":\"SIGTERM\""));
+  kill((pid_t)bg, SIGKILL);
+  free(file);
+}
+
 /* The child ignores SIGTERM: the first one is forwarded, the second makes cprun exit at once. */
 static void second_sigterm_makes_cprun_exit_at_once(void **state) {
   (void)state;
@@ -227,6 +250,7 @@ int main(void) {
       cmocka_unit_test(max_buffer_on_stderr_ends_the_run_while_a_descendant_writes),
       cmocka_unit_test(nested_cprun_ends_at_the_outer_timeout),
       cmocka_unit_test(sigterm_ends_the_run_when_the_child_exited_and_a_descendant_holds_stdout),
+      cmocka_unit_test(sigterm_ends_the_run_when_the_child_dies_of_it_and_a_descendant_holds_stdout),
       cmocka_unit_test(second_sigterm_makes_cprun_exit_at_once),
   };
   return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
