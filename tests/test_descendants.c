@@ -97,7 +97,8 @@ static void max_buffer_kill_ends_with_a_grandchild_still_writing(void **state) {
 /* The limit passed after the child exited: nothing is left to kill but the pipes are closed. */
 static void max_buffer_passed_after_the_child_exited_ends_the_call(void **state) {
   (void)state;
-  const char *args[] = {"hold", "err", "0", "err", "100000000000", NULL};
+  /* The grandchild starts writing only once the child has surely exited. */
+  const char *args[] = {"hold", "err", "0", "sleep-err", "300", "100000000000", NULL};
   cp_options o = {.max_buffer = 1000, .timeout_ms = 20000};
   cp_result r;
   uint64_t t0 = cptest_now_ms();

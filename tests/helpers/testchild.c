@@ -23,6 +23,7 @@
  *   fill-cat N        "both N", then "cat": fills both pipes before it reads any of stdin.
  *   out-sleep N MS    writes N pattern bytes to stdout, then sleeps MS milliseconds.
  *   err-sleep N MS    the same on stderr.
+ *   sleep-err MS N    sleeps MS milliseconds, then writes N pattern bytes to stderr.
  *   sleep MS          sleeps MS milliseconds, then exits 0.
  *   noread-sleep MS   the same, said for tests where stdin must stay unread.
  *   fds               POSIX: lists its open fds (from /proc/self/fd, without that directory's own
@@ -539,6 +540,11 @@ static int run(int argc, char **argv) {
     both(num(a));
     cat();
     return 0;
+  }
+  if (strcmp(mode, "sleep-err") == 0) {
+    sleep_ms(num(a));
+    write_pattern(stderr, 0, num(b));
+    return fflush(stderr) != 0 ? 4 : 0;
   }
   if (strcmp(mode, "out-sleep") == 0 || strcmp(mode, "err-sleep") == 0) {
     FILE *f = mode[0] == 'o' ? stdout : stderr;
