@@ -205,8 +205,8 @@ typedef struct cp_options {
    * kill_after_ms and a little, whatever descendants do with the pipes. Once the killed child has
    * exited its pipes are closed (what was read is kept); and a child that exits in time but leaves
    * a descendant holding stdout or stderr is reported as timed out at timeout_ms (CP_ETIMEDOUT,
-   * timed_out set, status and signal the child's own). Node's spawnSync waits for such a
-   * descendant for ever: here childproc goes further. */
+   * timed_out set, status and signal the child's own), as Node's spawnSync does. cp_spawn's
+   * on_close comes by the same rule. */
   int64_t timeout_ms;
 
   /* Signal for timeout and max_buffer kills; 0 = CP_SIGTERM. */

@@ -177,9 +177,9 @@ static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   c->in_cb++;
   close_stdin(c, CP_EPIPE);
   c->in_cb--;
-  if (c->channel_open)
+  if (c->channel_open) {
     cp__defer_queue(c->loop, &c->exit_ev, deliver_exit, c);
-  else {
+  } else {
     c->exit_ev.data = c;
     deliver_exit(&c->exit_ev);
   }
