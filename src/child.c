@@ -29,9 +29,9 @@ struct cp_child {
   cp__timer escalate;
   bool group; /* started as the root of its own tree */
   bool started, exited, closed, killed, timed_out;
-  bool limit_killed; /* killed for timeout or max_buffer: the run ends once the child exited */
+  bool limit_killed;   /* killed for timeout or max_buffer: the run ends once the child exited */
   bool exit_delivered; /* on_exit ran (or never will: the child did not start) */
-  bool ending; /* cp_child_end(): close stdin after the queue */
+  bool ending;         /* cp_child_end(): close stdin after the queue */
   bool channel_open;
   bool ref;   /* counted in loop->refs */
   bool freed; /* cp_child_free() called */
@@ -40,7 +40,7 @@ struct cp_child {
   cp__timer timeout;
   cp__defer start_ev; /* on_spawn, or on_error + on_close */
   cp__defer close_ev;
-  cp__defer exit_ev; /* on_exit after the channel's last messages (see child_on_exit) */
+  cp__defer exit_ev;       /* on_exit after the channel's last messages (see child_on_exit) */
   write_req *wq, *wq_tail; /* in queue (and completion) order */
   size_t wq_bytes;
 };
@@ -334,8 +334,8 @@ static int kill_result(cp_child *c, int rc, int signum) {
   if (rc == 0 && signum) c->killed = true;
   if (rc && rc != CP_ESRCH && rc != CP_EINVAL) { /* an invalid signal is only returned, as Node throws */
     cp_error err = {0};
-    cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc), signum,
-                   (long long)c->pid);
+    cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc),
+                   signum, (long long)c->pid);
     c->in_cb++;
     EMIT(c, on_error, &err, c->ud);
     c->in_cb--;

@@ -41,7 +41,7 @@ struct os_stream {
   bool delivering; /* the reader's callback has rbuf: no read into it until it returns */
   os_read_cb read_cb;
   void *read_data;
-  write_req *wq_head, *wq_tail; /* in order; the issued ones first (write_pending: the last issued is in flight) */
+  write_req *wq_head, *wq_tail; /* in order, the issued ones first; write_pending: the last is in flight */
   int ops;                      /* packets the kernel (or we) still owe this stream */
   int in_cb;
 };

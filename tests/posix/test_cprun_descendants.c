@@ -37,7 +37,8 @@ static void kill_listed(const char *s) {
 
 /* Runs cprun with args, returning its exit status, the time it took and its stdout (the record). */
 static int64_t run_cprun(const char *const *args, cp_result *r, uint64_t *took) {
-  cp_options o = {.timeout_ms = 30000, .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_PIPE, 0}}};
+  cp_options o = {.timeout_ms = 30000,
+                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_PIPE, 0}}};
   uint64_t t0 = cptest_now_ms();
   cptest_assert_rc(cp_spawn_sync(cptest_bin("cprun"), args, &o, r), r, CP_OK);
   *took = cptest_now_ms() - t0;
@@ -46,8 +47,8 @@ static int64_t run_cprun(const char *const *args, cp_result *r, uint64_t *took) 
 
 static void timeout_ends_the_run_while_a_descendant_holds_stdout(void **state) {
   (void)state;
-  const char *args[] = {"--json", "--timeout", "0.3", "--shell",
-                        "(sleep 20; echo late) & echo parent $!; exec sleep 20", NULL};
+  const char *args[] = {
+      "--json", "--timeout", "0.3", "--shell", "(sleep 20; echo late) & echo parent $!; exec sleep 20", NULL};
   cp_result r;
   uint64_t took;
   assert_int_equal(run_cprun(args, &r, &took), 124);
@@ -101,8 +102,9 @@ static void max_buffer_on_stderr_ends_the_run_while_a_descendant_writes(void **s
  * cprun, whose child has exited; it writes its record and exits, so the outer run ends too. */
 static void nested_cprun_ends_at_the_outer_timeout(void **state) {
   (void)state;
-  const char *args[] = {"--json", "--timeout", "0.5", "--", cptest_bin("cprun"), "--json", "--",
-                        "sh", "-c", "sleep 20 & echo bg $!", NULL};
+  const char *args[] = {"--json", "--timeout", "0.5", "--", cptest_bin("cprun"),
+                        "--json", "--",        "sh",  "-c", "sleep 20 & echo bg $!",
+                        NULL};
   cp_result r;
   uint64_t took;
   assert_int_equal(run_cprun(args, &r, &took), 124);
@@ -171,7 +173,8 @@ static void sigterm_ends_the_run_when_the_child_exited_and_a_descendant_holds_st
   (void)state;
   char *file = cptest_join(cptest_tmpdir, "pids1");
   char script[512];
-  snprintf(script, sizeof script, "sleep 20 & echo hi; echo $$ $! > '%s.tmp'; mv '%s.tmp' '%s'", file, file, file);
+  snprintf(script, sizeof script, "sleep 20 & echo hi; echo $$ $! > '%s.tmp'; mv '%s.tmp' '%s'", file, file,
+           file);
   const char *args[] = {"--json", "--", "sh", "-c", script, NULL};
   cprun_run r;
   start_cprun(&r, args);
@@ -195,8 +198,8 @@ static void sigterm_ends_the_run_when_the_child_dies_of_it_and_a_descendant_hold
   (void)state;
   char *file = cptest_join(cptest_tmpdir, "pids3");
   char script[512];
-  snprintf(script, sizeof script, "sleep 20 & echo $$ $! > '%s.tmp'; mv '%s.tmp' '%s'; exec sleep 20", file, file,
-           file);
+  snprintf(script, sizeof script, "sleep 20 & echo $$ $! > '%s.tmp'; mv '%s.tmp' '%s'; exec sleep 20", file,
+           file, file);
   const char *args[] = {"--json", "--", "sh", "-c", script, NULL};
   cprun_run r;
   start_cprun(&r, args);
@@ -236,7 +239,7 @@ static void second_sigterm_makes_cprun_exit_at_once(void **state) {
   finish_cprun(&r);
   assert_true(cptest_now_ms() - t0 < 1000);
   assert_int_equal(r.status, 128 + SIGTERM);
-  assert_int_equal(r.len, 0); /* no record: it left at once */
+  assert_int_equal(r.len, 0);         /* no record: it left at once */
   assert_true(ends_within(sh, 2000)); /* the child dies with cprun (kill_on_parent_exit) */
   kill((pid_t)bg, SIGKILL);
   free(file);

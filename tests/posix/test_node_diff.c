@@ -88,10 +88,11 @@ static bool judge(const char *kind, const char *name, const char *node, const ch
   if (a && line) {
     n_accepted++;
     char item[256];
-    snprintf(item, sizeof item, "%s%s:%s (docs/node-mapping.md:%d)", accepted_seen[0] ? ", " : "", kind, name, line);
+    snprintf(item, sizeof item, "%s%s:%s (docs/node-mapping.md:%d)", accepted_seen[0] ? ", " : "", kind, name,
+             line);
     strncat(accepted_seen, item, sizeof accepted_seen - strlen(accepted_seen) - 1);
-    print_message("accepted %s:%s (docs/node-mapping.md:%d)\n  node: %.300s\n  ours: %.300s\n", kind, name, line,
-                  node, ours);
+    print_message("accepted %s:%s (docs/node-mapping.md:%d)\n  node: %.300s\n  ours: %.300s\n", kind, name,
+                  line, node, ours);
     return true;
   }
   n_failed++;
@@ -125,8 +126,8 @@ static void put_summary(char **s, size_t *len, const char *buf, size_t n) {
   (*s)[*len] = '\0';
 }
 
-static char *outcome_line(int64_t status, int signal, int code, const char *out, size_t out_len, const char *err,
-                          size_t err_len) {
+static char *outcome_line(int64_t status, int signal, int code, const char *out, size_t out_len,
+                          const char *err, size_t err_len) {
   char head[160];
   char st[32];
   if (status >= 0)
@@ -134,7 +135,8 @@ static char *outcome_line(int64_t status, int signal, int code, const char *out,
   else
     strcpy(st, "-");
   const char *sig = signal > 0 ? cp_signal_name(signal) : NULL;
-  size_t len = (size_t)snprintf(head, sizeof head, "%s\t%s\t%s\t", st, sig ? sig : "-", code ? cp_err_name(code) : "-");
+  size_t len = (size_t)snprintf(head, sizeof head, "%s\t%s\t%s\t", st, sig ? sig : "-",
+                                code ? cp_err_name(code) : "-");
   char *s = malloc(len + 1);
   assert_non_null(s);
   memcpy(s, head, len + 1);
@@ -165,7 +167,7 @@ typedef struct scen {
   int kill_signal;   /* 0: default */
   size_t max_buffer; /* 0: default (1 MiB), SIZE_MAX: unlimited */
   bool shell;
-  bool cprun;        /* also through cprun --json */
+  bool cprun; /* also through cprun --json */
 } scen;
 
 #define H "@helper"
@@ -224,10 +226,23 @@ static const scen scenarios[] = {
     {"shell-joins-args", "echo", {"a", "b  c"}, .shell = true, .cprun = true},
     {"stderr-and-stdout", H, {"both", "10000"}, .cprun = true},
     {"grandchild-holds-stdout-no-timeout", "sleep 0.7 & echo hi", {NULL}, .shell = true, .cprun = true},
-    {"grandchild-holds-stdout-timeout", "sleep 2.5 & echo hi", {NULL}, .timeout = 300, .shell = true, .cprun = true},
-    {"grandchild-holds-both-child-killed", "sleep 2.5 & echo hi; exec sleep 2.5", {NULL}, .timeout = 300,
-     .shell = true, .cprun = true},
-    {"grandchild-holds-stderr-max-buffer", "yes >&2 & wait", {NULL}, .max_buffer = 100000, .shell = true,
+    {"grandchild-holds-stdout-timeout",
+     "sleep 2.5 & echo hi",
+     {NULL},
+     .timeout = 300,
+     .shell = true,
+     .cprun = true},
+    {"grandchild-holds-both-child-killed",
+     "sleep 2.5 & echo hi; exec sleep 2.5",
+     {NULL},
+     .timeout = 300,
+     .shell = true,
+     .cprun = true},
+    {"grandchild-holds-stderr-max-buffer",
+     "yes >&2 & wait",
+     {NULL},
+     .max_buffer = 100000,
+     .shell = true,
      .cprun = true},
 };
 #pragma GCC diagnostic pop
@@ -301,7 +316,8 @@ static void write_spec(FILE *f, const scen *s) {
   }
   if (s->timeout) fprintf(f, ",\"timeout\":%lld", (long long)s->timeout);
   if (s->kill_signal) fprintf(f, ",\"killSignal\":%d", s->kill_signal);
-  if (s->max_buffer) fprintf(f, ",\"maxBuffer\":%lld", s->max_buffer == SIZE_MAX ? -1LL : (long long)s->max_buffer);
+  if (s->max_buffer)
+    fprintf(f, ",\"maxBuffer\":%lld", s->max_buffer == SIZE_MAX ? -1LL : (long long)s->max_buffer);
   if (s->shell) fputs(",\"shell\":true", f);
   fputs("}\n", f);
 }
@@ -390,11 +406,21 @@ static char *json_string(const char *p, size_t *len) {
     p++;
     char e = *p++;
     switch (e) {
-    case 'n': d[n++] = '\n'; break;
-    case 't': d[n++] = '\t'; break;
-    case 'r': d[n++] = '\r'; break;
-    case 'b': d[n++] = '\b'; break;
-    case 'f': d[n++] = '\f'; break;
+    case 'n':
+      d[n++] = '\n';
+      break;
+    case 't':
+      d[n++] = '\t';
+      break;
+    case 'r':
+      d[n++] = '\r';
+      break;
+    case 'b':
+      d[n++] = '\b';
+      break;
+    case 'f':
+      d[n++] = '\f';
+      break;
     case 'u': {
       unsigned long cp = strtoul((char[5]){p[0], p[1], p[2], p[3], 0}, NULL, 16);
       p += 4;
@@ -406,7 +432,9 @@ static char *json_string(const char *p, size_t *len) {
       put_utf8(d, &n, cp);
       break;
     }
-    default: d[n++] = e; break;
+    default:
+      d[n++] = e;
+      break;
     }
   }
   d[n] = '\0';
@@ -422,9 +450,11 @@ static char *run_cprun(const scen *s) {
   argv[n++] = "--json";
   if (s->cwd) argv[n++] = "--cwd", argv[n++] = resolve(s->cwd);
   if (s->env_mode == ENV_REPLACE) argv[n++] = "--clear-env";
-  for (int i = 0; s->env_mode != ENV_INHERIT && i < 3 && s->env[i]; i++) argv[n++] = "--env", argv[n++] = s->env[i];
+  for (int i = 0; s->env_mode != ENV_INHERIT && i < 3 && s->env[i]; i++)
+    argv[n++] = "--env", argv[n++] = s->env[i];
   if (s->timeout) {
-    snprintf(timeout, sizeof timeout, "%lld.%03lld", (long long)s->timeout / 1000, (long long)s->timeout % 1000);
+    snprintf(timeout, sizeof timeout, "%lld.%03lld", (long long)s->timeout / 1000,
+             (long long)s->timeout % 1000);
     argv[n++] = "--timeout", argv[n++] = timeout;
   }
   if (s->kill_signal) {
@@ -525,7 +555,8 @@ static int setup(void **state) {
   tmp_file = cptest_join(cptest_tmpdir, "a-file");
   tmp_noexec = cptest_join(cptest_tmpdir, "not-executable");
   tmp_noshebang = cptest_join(cptest_tmpdir, "no-shebang.sh");
-  if (cptest_write_file(tmp_file, "x", 1, 0644) || cptest_write_file(tmp_noexec, "#!/bin/sh\necho x\n", 17, 0644) ||
+  if (cptest_write_file(tmp_file, "x", 1, 0644) ||
+      cptest_write_file(tmp_noexec, "#!/bin/sh\necho x\n", 17, 0644) ||
       cptest_write_file(tmp_noshebang, "echo ran by sh\n", 15, 0755))
     return -1;
   big_arg = malloc(200001);
@@ -606,7 +637,9 @@ static void addf(arun *a, const char *fmt, ...) {
   va_end(ap);
 }
 
-static const char *sig_or_null(int sig) { return sig > 0 && cp_signal_name(sig) ? cp_signal_name(sig) : "null"; }
+static const char *sig_or_null(int sig) {
+  return sig > 0 && cp_signal_name(sig) ? cp_signal_name(sig) : "null";
+}
 
 static void st_or_null(char *buf, size_t n, int64_t status) {
   if (status >= 0)
@@ -673,7 +706,8 @@ static void a_exec_cb(int rc, cp_result *r, void *ud) {
   else
     strcpy(st, "-");
   const char *sig = r->signal > 0 ? cp_signal_name(r->signal) : "-";
-  if (strcmp(a->scenario, "exec-timeout-grandchild") == 0 || strcmp(a->scenario, "exec-exited-grandchild-timeout") == 0)
+  if (strcmp(a->scenario, "exec-timeout-grandchild") == 0 ||
+      strcmp(a->scenario, "exec-exited-grandchild-timeout") == 0)
     addf(a, "failed cause=%s status=%s signal=%s err=%zu %s", cause, st, sig, r->err.len,
          cptest_now_ms() - exec_t0 <= 1300 ? "in-time" : "late");
   else
@@ -738,7 +772,8 @@ static void run_async_ours(const char *name, arun *a) {
     o.timeout_ms = 300;
     assert_int_equal(cp_exec(loop, "sleep 2.5 & echo hi", &o, a_exec_cb, a), 0);
   } else if (strcmp(name, "fork-node-send3-exit") == 0 || strcmp(name, "fork-echo-disconnect") == 0) {
-    const char *args[] = {script, strcmp(name, "fork-echo-disconnect") == 0 ? "child-echo" : "child-send3", NULL};
+    const char *args[] = {script, strcmp(name, "fork-echo-disconnect") == 0 ? "child-echo" : "child-send3",
+                          NULL};
     o.silent = true;
     assert_int_equal(cp_fork(loop, "node", args, &o, &aev, a, &a->child), 0);
   } else if (strcmp(name, "fork-c-send3-exit") == 0) {
@@ -756,9 +791,20 @@ static void run_async_ours(const char *name, arun *a) {
 }
 
 static const char *const async_names[] = {
-    "spawn-exit-3", "spawn-enoent", "spawn-kill-term", "spawn-stdin-cat", "spawn-timeout",
-    "exec-exit-2", "exec-ok", "exec-timeout", "execfile-maxbuffer", "execfile-signal",
-    "exec-timeout-grandchild", "exec-exited-grandchild-timeout", "fork-node-send3-exit", "fork-c-send3-exit",
+    "spawn-exit-3",
+    "spawn-enoent",
+    "spawn-kill-term",
+    "spawn-stdin-cat",
+    "spawn-timeout",
+    "exec-exit-2",
+    "exec-ok",
+    "exec-timeout",
+    "execfile-maxbuffer",
+    "execfile-signal",
+    "exec-timeout-grandchild",
+    "exec-exited-grandchild-timeout",
+    "fork-node-send3-exit",
+    "fork-c-send3-exit",
     "fork-echo-disconnect",
 };
 
