@@ -42,6 +42,7 @@ struct os_stream {
   os_read_cb read_cb;
   void *read_data;
   write_req *wq_head, *wq_tail; /* in order, the issued ones first; write_pending: the last is in flight */
+  write_req *wq_next;           /* the first one not issued yet (NULL: none) */
   int ops;                      /* packets the kernel (or we) still owe this stream */
   int in_cb;
 };
@@ -156,14 +157,14 @@ static void on_written(win32_op *op, DWORD bytes, DWORD error);
  * the pipe could hold. Completions still come as packets, in queue order. */
 static void start_write(os_stream *s) {
   while (!s->write_pending && !s->closed) {
-    write_req *r = s->wq_head;
-    while (r && r->issued) r = r->next;
+    write_req *r = s->wq_next;
     if (!r) return;
     size_t left = r->len - r->done;
     DWORD chunk = (DWORD)(left > WRITE_CHUNK ? WRITE_CHUNK : left);
     memset(&r->op.ov, 0, sizeof r->op.ov);
     r->op.posted = false;
     r->issued = true;
+    s->wq_next = r->next;
     s->write_pending = true;
     s->ops++;
     DWORD e = 0, n = 0;
@@ -186,6 +187,7 @@ static void start_write(os_stream *s) {
        * queued as failed so the order of callbacks is kept; the stream is unusable anyway. */
       s->write_pending = false;
       r->issued = false;
+      s->wq_next = r;
       s->ops--;
     }
     return;
@@ -206,6 +208,7 @@ static void on_written(win32_op *op, DWORD bytes, DWORD error) {
     r->done += bytes;
     if (r->done < r->len) {
       r->issued = false; /* the rest goes next, still ahead of everything after it */
+      s->wq_next = r;
       start_write(s);
       return;
     }
@@ -292,6 +295,7 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
   else
     s->wq_head = r;
   s->wq_tail = r;
+  if (!s->wq_next) s->wq_next = r;
   start_write(s);
   return 0;
 }
@@ -306,6 +310,7 @@ void os_stream_close(os_stream *s) {
   while (*pp && (*pp)->issued) pp = &(*pp)->next;
   write_req *r = *pp;
   *pp = NULL;
+  s->wq_next = NULL;
   while (r) {
     write_req *next = r->next;
     free(r);
