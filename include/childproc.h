@@ -104,10 +104,13 @@ CP_API const char *cp_err_name(int code);
 
 /* Where and why a run failed. `syscall` is a static string naming the step that failed: "spawn"
  * (argument checks and the program search), "execve"/"CreateProcessW", "chdir", "setuid",
- * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill", "write" (options.input could not be
- * queued). `path` is the file or directory the step was about (or NULL). `message` is a complete
- * human-readable line; a path too long for it is shortened from its start ("..."), the step, the
- * error's name and its text always stay whole (`path` has it all). */
+ * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill", "read", "poll", "write" (options.input
+ * could not be queued); for a run that started and then failed, the Node function it stands for:
+ * "spawnSync" (a sync form's CP_ETIMEDOUT or CP_ENOBUFS, as Node's spawnSync labels them),
+ * "execSync"/"execFileSync" (their CP_ECHILDFAILED), "exec"/"execFile" (every error of the async
+ * forms after the start). `path` is the file or directory the step was about (or NULL). `message` is
+ * a complete human-readable line; a path too long for it is shortened from its start ("..."), the
+ * step, the error's name and its text always stay whole (`path` has it all). */
 typedef struct cp_error {
   int code;            /* CP_E* code, CP_OK when nothing failed */
   int os_error;        /* errno / GetLastError() value behind the code, 0 if none */
@@ -122,8 +125,9 @@ typedef struct cp_error {
 
 /* Portable numbers for the signals every platform can send. On POSIX they equal the native numbers
  * (which are the same on every POSIX system for these five); any other native signal number can be
- * used on POSIX as is. On Windows, CP_SIGTERM, CP_SIGKILL, CP_SIGINT, CP_SIGQUIT and CP_SIGHUP all
- * terminate the child (TerminateProcess), as in Node. */
+ * used on POSIX as is. On Windows, CP_SIGTERM, CP_SIGKILL, CP_SIGINT and CP_SIGQUIT terminate the
+ * child (TerminateProcess), as in Node; CP_SIGHUP terminates it too, where Node refuses it (libuv
+ * ENOSYS) and its spawnSync then reports SIGKILL: see docs/node-mapping.md. */
 #define CP_SIGHUP  1
 #define CP_SIGINT  2
 #define CP_SIGQUIT 3
@@ -201,7 +205,13 @@ typedef struct cp_options {
   size_t input_len;
 
   /* Kill the child with kill_signal when it runs longer than this; 0 = no limit. The result then
-   * has timed_out set and error CP_ETIMEDOUT. Negative values are CP_EINVAL. */
+   * has timed_out set and error CP_ETIMEDOUT. Negative values are CP_EINVAL. In the buffered forms
+   * (sync forms, cp_exec, cp_exec_file) it bounds the whole call: it returns within timeout_ms +
+   * kill_after_ms and a little, whatever descendants do with the pipes. Once the killed child has
+   * exited its pipes are closed (what was read is kept); and a child that exits in time but leaves
+   * a descendant holding stdout or stderr is reported as timed out at timeout_ms (CP_ETIMEDOUT,
+   * timed_out set, status and signal the child's own), as Node's spawnSync does. cp_spawn's
+   * on_close comes by the same rule. */
   int64_t timeout_ms;
 
   /* Signal for timeout and max_buffer kills; 0 = CP_SIGTERM. */
@@ -209,7 +219,9 @@ typedef struct cp_options {
 
   /* Largest number of bytes kept from stdout, and from stderr, each; 0 = CP_MAX_BUFFER_DEFAULT,
    * CP_MAX_BUFFER_UNLIMITED = no limit. Past it the child is killed with kill_signal, the output is
-   * kept up to the limit, the truncated flag is set and the error is CP_ENOBUFS. */
+   * kept up to the limit, the truncated flag is set and the error is CP_ENOBUFS. As with a timeout,
+   * the run ends once the child itself has exited: its pipes are closed then, whatever descendants
+   * still write to them. */
   size_t max_buffer;
 
   /* Run the command through a shell: NULL = no shell (spawn, execFile); CP_SHELL_DEFAULT = the
@@ -344,8 +356,11 @@ typedef struct cp_channel cp_channel;
 
 CP_API int cp_loop_new(cp_loop **out);
 
-/* Frees the loop. CP_EAGAIN (and nothing freed) while a child on it has not closed or a channel is
- * open: run the loop until they finish, or kill them first. NULL is a no-op. */
+/* Frees the loop. CP_EAGAIN (and nothing freed) while anything still lives on it: a child not yet
+ * closed, or closed but not released with cp_child_free(); a channel not freed; a timer not freed
+ * with cp_timer_free(), even a stopped or fired one; a deferred event not yet delivered. Run the loop
+ * until the children close, free them, the channels and the timers, then free the loop. NULL is a
+ * no-op. */
 CP_API int cp_loop_free(cp_loop *loop);
 
 typedef enum cp_run_mode {
@@ -417,7 +432,8 @@ CP_API bool cp_child_killed(const cp_child *c);    /* a kill signal was delivere
 CP_API bool cp_child_timed_out(const cp_child *c); /* options.timeout_ms passed and it was killed */
 
 /* Sends signum (0 tests liveness). CP_ESRCH once the child exited: never a signal to a recycled
- * pid. Other failures (CP_EPERM...) are returned and also reported through on_error. */
+ * pid. CP_EINVAL for a negative or unknown signal number, only returned (Node throws). Other
+ * failures (CP_EPERM...) are returned and also reported through on_error. */
 CP_API int cp_child_kill(cp_child *c, int signum);
 
 /* Sends signum to the child and all its descendants. The child must have been started with
@@ -447,7 +463,17 @@ CP_API int cp_child_end(cp_child *c);
 CP_API int cp_child_pause(cp_child *c, int fd);
 CP_API int cp_child_resume(cp_child *c, int fd);
 
-/* The child's message channel (NULL if it has none). */
+/* Stops reading stdout (fd 1) or stderr (fd 2) for good and closes the parent's end of that pipe
+ * (Node: child.stdout.destroy()). The stream's end (on_stdout/on_stderr with len 0) is delivered
+ * during the call, and on_close no longer waits for that stream. What the child (or a descendant
+ * holding the pipe) writes afterwards is lost to it: with a pipe it then gets EPIPE / SIGPIPE.
+ * Use it after killing a child whose descendants may keep the pipe open, so that on_close comes
+ * once the child itself has exited. CP_EINVAL for another fd, CP_EPIPE once the stream is closed. */
+CP_API int cp_child_close_output(cp_child *c, int fd);
+
+/* The child's message channel, NULL if it was started without one. It stays valid until
+ * cp_child_free(), also once disconnected: cp_channel_send() then returns CP_EPIPE (Node's
+ * child.send() after 'disconnect'), and cp_channel_connected() says false. */
 CP_API cp_channel *cp_child_channel(cp_child *c);
 
 /* A referenced child keeps cp_loop_run(CP_RUN_DEFAULT) running until it closes (the default). */
@@ -481,10 +507,14 @@ CP_API int cp_exec_file(cp_loop *loop, const char *file, const char *const *args
 
 typedef void (*cp_send_cb)(cp_channel *ch, int status, void *ud);
 
-/* Queues one message: in JSON mode one JSON text without a raw newline (CP_EINVAL otherwise), in
- * binary mode any bytes. The data is copied. cb (optional) runs once it was written (0) or could not
- * be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected; CP_ENOBUFS when longer than the
- * channel's limit. */
+/* Sends one message: in JSON mode one JSON text without a raw newline (CP_EINVAL otherwise), in
+ * binary mode any bytes. The data is copied. When nothing is queued before it, it is written to the
+ * socket during the call as far as the socket takes it (libuv's try-write), so a process that exits
+ * right after sending loses nothing the socket buffer could hold; the rest is queued and written by
+ * the loop (a message larger than the free socket buffer, followed at once by exit(), loses its
+ * tail: return to the loop, or wait for cb). cb (optional) runs on a later loop turn once it was
+ * written (0) or could not be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected;
+ * CP_ENOBUFS when longer than the channel's limit. */
 CP_API int cp_channel_send(cp_channel *ch, const void *msg, size_t len, cp_send_cb cb, void *ud);
 
 /* Closes the channel after the queued messages are written; the peer sees its end (Node: the

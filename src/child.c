@@ -29,7 +29,9 @@ struct cp_child {
   cp__timer escalate;
   bool group; /* started as the root of its own tree */
   bool started, exited, closed, killed, timed_out;
-  bool ending; /* cp_child_end(): close stdin after the queue */
+  bool limit_killed;   /* killed for timeout or max_buffer: the run ends once the child exited */
+  bool exit_delivered; /* on_exit ran (or never will: the child did not start) */
+  bool ending;         /* cp_child_end(): close stdin after the queue */
   bool channel_open;
   bool ref;   /* counted in loop->refs */
   bool freed; /* cp_child_free() called */
@@ -38,6 +40,7 @@ struct cp_child {
   cp__timer timeout;
   cp__defer start_ev; /* on_spawn, or on_error + on_close */
   cp__defer close_ev;
+  cp__defer exit_ev;       /* on_exit after the channel's last messages (see child_on_exit) */
   write_req *wq, *wq_tail; /* in queue (and completion) order */
   size_t wq_bytes;
 };
@@ -56,6 +59,7 @@ static void child_maybe_free(cp_child *c) {
   if (!c->freed || !c->closed || c->in_cb) return;
   cp__defer_cancel(c->loop, &c->start_ev);
   cp__defer_cancel(c->loop, &c->close_ev);
+  cp__defer_cancel(c->loop, &c->exit_ev);
   cp__timer_stop(c->loop, &c->timeout);
   cp__timer_stop(c->loop, &c->escalate);
   if (c->channel) cp__channel_destroy(c->channel);
@@ -95,7 +99,7 @@ static void deliver_close(cp__defer *d) {
 
 /* 'close' comes after 'exit' and the end of stdout, stderr and the channel. */
 static void check_close(cp_child *c) {
-  if (c->closed || !c->exited || c->pipes[1] || c->pipes[2] || c->channel_open) return;
+  if (c->closed || !c->exit_delivered || c->pipes[1] || c->pipes[2] || c->channel_open) return;
   cp__defer_queue(c->loop, &c->close_ev, deliver_close, c);
 }
 
@@ -103,6 +107,22 @@ static void close_output(cp_child *c, int i) {
   if (!c->pipes[i]) return;
   os_stream_close(c->pipes[i]);
   c->pipes[i] = NULL;
+}
+
+/* Closes the parent's end of stdout and stderr now, each stream's end delivered as if it had come:
+ * descendants that still hold the pipes no longer keep on_close waiting. */
+static void end_outputs(cp_child *c) {
+  c->in_cb++;
+  for (int i = 1; i < 3; i++) {
+    if (!c->pipes[i]) continue;
+    close_output(c, i);
+    if (i == 1)
+      EMIT(c, on_stdout, NULL, 0, c->ud);
+    else
+      EMIT(c, on_stderr, NULL, 0, c->ud);
+  }
+  c->in_cb--;
+  check_close(c);
 }
 
 static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, int status) {
@@ -131,6 +151,22 @@ static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, i
   child_maybe_free(c);
 }
 
+static void deliver_exit(cp__defer *d) {
+  cp_child *c = d->data;
+  c->exit_delivered = true;
+  c->in_cb++;
+  if (c->start_error.code == CP_OK) EMIT(c, on_exit, c->status, c->signal, c->ud);
+  c->in_cb--;
+  if (c->limit_killed)
+    end_outputs(c);
+  else
+    check_close(c);
+  child_maybe_free(c);
+}
+
+/* The exit is noted at once (no signal ever goes to a reaped pid). With a channel, on_exit waits
+ * for the end of this loop turn: the messages the child sent before it exited are in the socket
+ * already, and are read in this turn, so they all come before 'exit', as Node's do. */
 static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   cp_child *c = data;
   (void)p;
@@ -140,10 +176,13 @@ static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   /* As Node: stdin goes with the process; queued writes fail. */
   c->in_cb++;
   close_stdin(c, CP_EPIPE);
-  if (c->start_error.code == CP_OK) EMIT(c, on_exit, status, signum, c->ud);
   c->in_cb--;
-  check_close(c);
-  child_maybe_free(c);
+  if (c->channel_open) {
+    cp__defer_queue(c->loop, &c->exit_ev, deliver_exit, c);
+  } else {
+    c->exit_ev.data = c;
+    deliver_exit(&c->exit_ev);
+  }
 }
 
 static void child_on_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
@@ -179,7 +218,10 @@ static void deliver_start(cp__defer *d) {
     EMIT(c, on_spawn, c->ud);
   } else {
     EMIT(c, on_error, &c->start_error, c->ud);
-    if (!c->proc) c->exited = true; /* else killed by child_abort_start(): closes once reaped */
+    if (!c->proc) { /* else killed by child_abort_start(): closes once reaped, with no on_exit */
+      c->exited = true;
+      c->exit_delivered = true;
+    }
     check_close(c);
   }
   c->in_cb--;
@@ -206,8 +248,13 @@ static int child_signal(cp_child *c, int signum, uint64_t grace_ms) {
   return rc;
 }
 
+/* As Node's spawnSync and exec close the pipes when they kill for a limit, the run ends once the
+ * child itself has exited, whatever its descendants still hold: what was read is kept. */
 int cp__child_kill_for_limit(cp_child *c) {
-  return child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+  c->limit_killed = true;
+  int rc = child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+  if (c->exited) end_outputs(c); /* the caller is inside a callback: the free waits for it */
+  return rc;
 }
 
 int cp_child_terminate(cp_child *c, int signum, uint64_t grace_ms) {
@@ -225,17 +272,7 @@ static void child_on_timeout(cp__timer *t) {
   }
   /* It exited, but something it started still holds stdout/stderr open: the time is up, stop
    * waiting for them. */
-  c->in_cb++;
-  for (int i = 1; i < 3; i++) {
-    if (!c->pipes[i]) continue;
-    close_output(c, i);
-    if (i == 1)
-      EMIT(c, on_stdout, NULL, 0, c->ud);
-    else
-      EMIT(c, on_stderr, NULL, 0, c->ud);
-  }
-  c->in_cb--;
-  check_close(c);
+  end_outputs(c);
   child_maybe_free(c);
 }
 
@@ -309,13 +346,14 @@ bool cp_child_killed(const cp_child *c) { return c && c->killed; }
 bool cp_child_timed_out(const cp_child *c) { return c && c->timed_out; }
 const cp_error *cp__child_start_error(const cp_child *c) { return &c->start_error; }
 
-/* As Node: a kill that fails for another reason than "already gone" is also an 'error' event. */
+/* As Node: a kill that fails for another reason than "already gone" (or an invalid signal, which
+ * Node throws) is also an 'error' event. */
 static int kill_result(cp_child *c, int rc, int signum) {
   if (rc == 0 && signum) c->killed = true;
-  if (rc && rc != CP_ESRCH) {
+  if (rc && rc != CP_ESRCH && rc != CP_EINVAL) { /* an invalid signal is only returned, as Node throws */
     cp_error err = {0};
-    cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc), signum,
-                   (long long)c->pid);
+    cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc),
+                   signum, (long long)c->pid);
     c->in_cb++;
     EMIT(c, on_error, &err, c->ud);
     c->in_cb--;
@@ -415,6 +453,21 @@ int cp_child_end(cp_child *c) {
   return 0;
 }
 
+int cp_child_close_output(cp_child *c, int fd) {
+  if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
+  if (!c->pipes[fd]) return CP_EPIPE;
+  c->in_cb++;
+  close_output(c, fd);
+  if (fd == 1)
+    EMIT(c, on_stdout, NULL, 0, c->ud);
+  else
+    EMIT(c, on_stderr, NULL, 0, c->ud);
+  c->in_cb--;
+  check_close(c);
+  child_maybe_free(c);
+  return 0;
+}
+
 int cp_child_pause(cp_child *c, int fd) {
   if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
   if (!c->pipes[fd]) return CP_EPIPE;
@@ -428,7 +481,9 @@ int cp_child_resume(cp_child *c, int fd) {
   return os_stream_read_start(c->pipes[fd], child_on_read, c);
 }
 
-cp_channel *cp_child_channel(cp_child *c) { return c && c->channel_open ? c->channel : NULL; }
+/* The channel stays reachable after it closed (until the child is freed), so a send from
+ * on_disconnect or later fails with CP_EPIPE as the header says, not CP_EINVAL. */
+cp_channel *cp_child_channel(cp_child *c) { return c ? c->channel : NULL; }
 
 void cp_child_ref(cp_child *c) {
   if (!c || c->ref || c->closed) return;

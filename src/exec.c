@@ -19,6 +19,8 @@ struct cp__exec {
   int io_error;
   int input_error; /* options.input could not be queued: the child was killed for it */
   bool fail_on_status;
+  const char *form;     /* "exec", "execFileSync"... (static) */
+  const char *limit_sc; /* the syscall of timeout and maxBuffer errors: "spawnSync" or the form */
   char *display;
   cp_exec_cb cb;
   void *ud;
@@ -117,22 +119,22 @@ static int exec_result(cp__exec *x, cp_child *c, int64_t status, int signum, cp_
   }
   if (x->input_error) return cp__error_set(e, x->input_error, 0, "write", "stdin");
   if (res->timed_out)
-    return cp__error_setf(e, CP_ETIMEDOUT, 0, "spawnSync", x->display,
-                          "spawnSync %.180s ETIMEDOUT: timed out after %lld ms", x->display,
+    return cp__error_setf(e, CP_ETIMEDOUT, 0, x->limit_sc, x->display,
+                          "%s %.180s ETIMEDOUT: timed out after %lld ms", x->limit_sc, x->display,
                           (long long)x->timeout_ms);
   if (x->limit_error == CP_ENOBUFS)
-    return cp__error_setf(e, CP_ENOBUFS, 0, "spawnSync", x->display,
-                          "spawnSync %.180s ENOBUFS: %s maxBuffer length exceeded (%zu bytes)", x->display,
-                          x->truncated[0] ? "stdout" : "stderr", x->max_buffer);
+    return cp__error_setf(e, CP_ENOBUFS, 0, x->limit_sc, x->display,
+                          "%s %.180s ENOBUFS: %s maxBuffer length exceeded (%zu bytes)", x->limit_sc,
+                          x->display, x->truncated[0] ? "stdout" : "stderr", x->max_buffer);
   if (x->limit_error || x->io_error)
     return cp__error_set(e, x->limit_error ? x->limit_error : x->io_error, 0, "read", NULL);
   if (x->fail_on_status && (status != 0 || signum)) {
     const char *sn = cp_signal_name(signum);
     if (signum)
-      cp__error_setf(e, CP_ECHILDFAILED, 0, "spawn", NULL, "Command failed: %.180s (killed by %s)",
+      cp__error_setf(e, CP_ECHILDFAILED, 0, x->form, NULL, "Command failed: %.180s (killed by %s)",
                      x->display, sn ? sn : "a signal");
     else
-      cp__error_setf(e, CP_ECHILDFAILED, 0, "spawn", NULL, "Command failed: %.180s (exit status %lld)",
+      cp__error_setf(e, CP_ECHILDFAILED, 0, x->form, NULL, "Command failed: %.180s (exit status %lld)",
                      x->display, (long long)status);
     return CP_ECHILDFAILED;
   }
@@ -170,7 +172,7 @@ static void exec_on_input_written(cp_child *c, int status, void *ud) {
 }
 
 int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, const char *command,
-                   const cp_options *o, bool fail_on_status, cp_exec_cb cb, void *ud, cp_error *err) {
+                   const cp_options *o, const char *form, cp_exec_cb cb, void *ud, cp_error *err) {
   if (!loop || !cb)
     return cp__error_setf(err, CP_EINVAL, 0, "spawn", NULL, "spawn EINVAL: %s is NULL",
                           loop ? "the callback" : "the loop");
@@ -186,7 +188,10 @@ int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, con
   x->loop = loop;
   x->max_buffer = p.max_buffer;
   x->timeout_ms = o ? o->timeout_ms : 0;
-  x->fail_on_status = fail_on_status;
+  x->form = form;
+  x->fail_on_status = strcmp(form, "spawnSync") != 0;
+  size_t fl = strlen(form);
+  x->limit_sc = fl > 4 && strcmp(form + fl - 4, "Sync") == 0 ? "spawnSync" : form;
   x->cb = cb;
   x->ud = ud;
   static const cp_child_events ev = {.on_error = exec_on_error,
@@ -213,10 +218,10 @@ out:
 
 int cp_exec(cp_loop *loop, const char *command, const cp_options *options, cp_exec_cb cb, void *ud) {
   if (!command) return CP_EINVAL;
-  return cp__exec_start(loop, NULL, NULL, command, options, true, cb, ud, NULL);
+  return cp__exec_start(loop, NULL, NULL, command, options, "exec", cb, ud, NULL);
 }
 
 int cp_exec_file(cp_loop *loop, const char *file, const char *const *args, const cp_options *options,
                  cp_exec_cb cb, void *ud) {
-  return cp__exec_start(loop, file, args, NULL, options, true, cb, ud, NULL);
+  return cp__exec_start(loop, file, args, NULL, options, "execFile", cb, ud, NULL);
 }

@@ -122,9 +122,13 @@ static const char help_text[] =
     "Without --json the child's stdout and stderr are cprun's own (live output).\n"
     "\n"
     "Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to cprun are forwarded to the child (to its\n"
-    "tree with --tree), and cprun then exits as the child did (143 for a SIGTERM it died of); with\n"
-    "--tree, whatever the child left running in its tree is killed when the child ends. On\n"
-    "Windows, Ctrl-C, Ctrl-Break and closing the console terminate the child (its job with --tree).\n"
+    "tree with --tree), and cprun then exits as the child did (143 for a SIGTERM it died of) once\n"
+    "the child has exited, whatever its descendants still hold; a second signal of the same kind\n"
+    "makes cprun exit at once (128+N, no record). With --timeout a run never outlasts the timeout\n"
+    "(plus --kill-after): a child that exited in time but left a process holding its output is\n"
+    "reported as timed out. With --tree, whatever the child left running in its tree is killed\n"
+    "when the child ends. On Windows, Ctrl-C, Ctrl-Break and closing the console terminate the\n"
+    "child (its job with --tree).\n"
     "The child never outlives cprun (unless --detach): if cprun is killed, even with SIGKILL, the\n"
     "child (its tree with --tree) is killed too.\n"
     "\n"
@@ -514,8 +518,16 @@ static void catch_signals(void) { SetConsoleCtrlHandler(on_console_event, TRUE);
 #else
 static int signal_pipe[2] = {-1, -1};
 
+static volatile sig_atomic_t received[32]; /* signals received so far, by number */
+
+/* A second signal of a kind already forwarded means "stop now": cprun exits at once as if killed by
+ * it (128+N), leaving the record unwritten; the child dies with cprun (kill_on_parent_exit). */
 static void on_signal(int sig) {
   int saved = errno;
+  if (sig > 0 && sig < 32) {
+    if (received[sig]) _exit(128 + sig);
+    received[sig] = 1;
+  }
   pending_signal = sig;
   ssize_t n = write(signal_pipe[1], "s", 1); /* wakes the poll() below */
   (void)n;
@@ -549,7 +561,18 @@ typedef struct run_state {
   size_t max;
   bool limit_hit, closed, started, start_failed;
   bool out_of_memory; /* the capture could not grow: the child was killed, the run failed */
+  bool exited;
+  bool ending; /* cprun killed the child (max-buffer, a forwarded signal): the run ends at its exit */
 } run_state;
+
+/* Once cprun itself killed the child (for --max-buffer or a signal it forwarded) and the child has
+ * exited, the run is over: stop reading the pipes that descendants may still hold (Node's spawnSync
+ * closes them at its kill too), so the record comes whatever they do. What was read is kept. */
+static void end_run_if_over(run_state *st) {
+  if (!st->ending || !st->exited || st->closed) return;
+  cp_child_close_output(st->child, 1); /* CP_EPIPE: already at its end */
+  cp_child_close_output(st->child, 2);
+}
 
 static void capture(run_state *st, int i, const char *data, size_t n) {
   if (!n || (i == 0 ? st->res->out_truncated : st->res->err_truncated)) return;
@@ -581,6 +604,8 @@ static void capture(run_state *st, int i, const char *data, size_t n) {
       cp_child_terminate(st->child, st->cfg->kill_signal ? st->cfg->kill_signal : CP_SIGTERM,
                          (uint64_t)st->cfg->kill_after_ms);
       cp_child_end(st->child);
+      st->ending = true;
+      end_run_if_over(st);
     }
   }
 }
@@ -622,7 +647,9 @@ static void on_error(cp_child *c, const cp_error *e, void *ud) {
 static void on_exit_ev(cp_child *c, int64_t status, int sig, void *ud) {
   run_state *st = ud;
   (void)status, (void)sig;
+  st->exited = true;
   if (st->cfg->tree) cp_child_kill_tree(c, CP_SIGKILL); /* CP_ESRCH: nothing was left */
+  end_run_if_over(st);
 }
 
 static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
@@ -649,6 +676,11 @@ static void on_input_written(cp_child *c, int status, void *ud) {
 
 static void forward_signal(run_state *st, int sig) {
   if (!st->child || st->closed) return;
+  st->ending = true;
+  if (st->exited) {
+    end_run_if_over(st); /* only descendants hold the pipes: cprun reports the child's own end */
+    return;
+  }
   if (st->cfg->kill_after_ms)
     cp_child_terminate(st->child, sig, (uint64_t)st->cfg->kill_after_ms);
   else if (st->cfg->tree)
