@@ -15,6 +15,16 @@ typedef struct write_req {
   char *copy; /* owned copy of the data, or NULL when the caller keeps it alive */
 } write_req;
 
+/* A child's timers, allocated only for the children that use them: most have no timeout, so a live
+ * child stays small (docs/performance.md, memory per live child). */
+typedef struct child_timers {
+  cp__timer timeout, escalate;
+} child_timers;
+
+/* A start error that could not be allocated is reported as this one. */
+static cp_error start_oom = {CP_ENOMEM, 0, "spawn", NULL, "spawn ENOMEM: out of memory"};
+static const cp_error no_error;
+
 struct cp_child {
   cp_loop *loop;
   cp_child_events ev;
@@ -26,7 +36,7 @@ struct cp_child {
   int signal;
   int kill_signal;
   int64_t kill_after_ms;
-  cp__timer escalate;
+  child_timers *timers; /* only for a child with a timeout or kill escalation (see child_timers) */
   bool group; /* started as the root of its own tree */
   bool started, exited, closed, killed, timed_out;
   bool limit_killed;   /* killed for timeout or max_buffer: the run ends once the child exited */
@@ -36,8 +46,7 @@ struct cp_child {
   bool ref;   /* counted in loop->refs */
   bool freed; /* cp_child_free() called */
   int in_cb;
-  cp_error start_error;
-  cp__timer timeout;
+  cp_error *start_error; /* why it did not start, or NULL (most children: no 280-byte message each) */
   cp__defer start_ev; /* on_spawn, or on_error + on_close */
   cp__defer close_ev;
   cp__defer exit_ev;       /* on_exit after the channel's last messages (see child_on_exit) */
@@ -55,16 +64,42 @@ static void child_unref_internal(cp_child *c) {
   c->ref = false;
 }
 
+static void stop_timers(cp_child *c) {
+  if (!c->timers) return;
+  cp__timer_stop(c->loop, &c->timers->timeout);
+  cp__timer_stop(c->loop, &c->timers->escalate);
+}
+
+static bool ensure_timers(cp_child *c) {
+  if (!c->timers) c->timers = calloc(1, sizeof *c->timers);
+  return c->timers != NULL;
+}
+
+/* Takes over *e (and the path it owns) as the child's start error. */
+static void set_start_error(cp_child *c, cp_error *e) {
+  cp_error *copy = malloc(sizeof *copy);
+  if (!copy) {
+    cp__error_clear(e);
+    c->start_error = &start_oom;
+    return;
+  }
+  *copy = *e;
+  c->start_error = copy;
+}
+
 static void child_maybe_free(cp_child *c) {
   if (!c->freed || !c->closed || c->in_cb) return;
   cp__defer_cancel(c->loop, &c->start_ev);
   cp__defer_cancel(c->loop, &c->close_ev);
   cp__defer_cancel(c->loop, &c->exit_ev);
-  cp__timer_stop(c->loop, &c->timeout);
-  cp__timer_stop(c->loop, &c->escalate);
+  stop_timers(c);
+  free(c->timers);
   if (c->channel) cp__channel_destroy(c->channel);
   if (c->proc) os_proc_free(c->proc);
-  cp__error_clear(&c->start_error);
+  if (c->start_error && c->start_error != &start_oom) {
+    cp__error_clear(c->start_error);
+    free(c->start_error);
+  }
   c->loop->live--;
   free(c);
 }
@@ -88,8 +123,7 @@ static void close_stdin(cp_child *c, int status) {
 static void deliver_close(cp__defer *d) {
   cp_child *c = d->data;
   c->closed = true;
-  cp__timer_stop(c->loop, &c->timeout);
-  cp__timer_stop(c->loop, &c->escalate);
+  stop_timers(c);
   child_unref_internal(c);
   c->in_cb++;
   EMIT(c, on_close, c->status, c->signal, c->ud);
@@ -155,7 +189,7 @@ static void deliver_exit(cp__defer *d) {
   cp_child *c = d->data;
   c->exit_delivered = true;
   c->in_cb++;
-  if (c->start_error.code == CP_OK) EMIT(c, on_exit, c->status, c->signal, c->ud);
+  if (!c->start_error) EMIT(c, on_exit, c->status, c->signal, c->ud);
   c->in_cb--;
   if (c->limit_killed)
     end_outputs(c);
@@ -217,7 +251,7 @@ static void deliver_start(cp__defer *d) {
   if (c->started) {
     EMIT(c, on_spawn, c->ud);
   } else {
-    EMIT(c, on_error, &c->start_error, c->ud);
+    EMIT(c, on_error, c->start_error, c->ud);
     if (!c->proc) { /* else killed by child_abort_start(): closes once reaped, with no on_exit */
       c->exited = true;
       c->exit_delivered = true;
@@ -239,12 +273,13 @@ static void child_on_escalate(cp__timer *t) {
 }
 
 static int child_signal(cp_child *c, int signum, uint64_t grace_ms) {
+  if (grace_ms && signum != CP_SIGKILL && !ensure_timers(c)) return CP_ENOMEM; /* nothing sent */
   int rc = c->group    ? os_proc_kill_tree(c->proc, signum)
            : c->exited ? CP_ESRCH
                        : os_proc_kill(c->proc, signum);
   if (rc == 0) c->killed = true;
   if (rc == 0 && grace_ms && signum != CP_SIGKILL)
-    cp__timer_start(c->loop, &c->escalate, grace_ms, child_on_escalate, c);
+    cp__timer_start(c->loop, &c->timers->escalate, grace_ms, child_on_escalate, c);
   return rc;
 }
 
@@ -279,9 +314,10 @@ static void child_on_timeout(cp__timer *t) {
 /* The process started but what goes with it (its channel) could not be set up: it is not the child
  * that was asked for. It is killed, and reported as a failure to start: on_error with `code`, then
  * on_close once it is reaped (no on_spawn, no on_exit). */
-static void child_abort_start(cp_child *c, int code) {
-  cp__error_setf(&c->start_error, code, 0, "spawn", NULL, "spawn %s: %s (setting up the child's channel)",
-                 cp_err_name(code), cp_strerror(code));
+static void child_abort_start(cp_child *c, int code, const char *what) {
+  cp_error e = {0};
+  cp__error_setf(&e, code, 0, "spawn", NULL, "spawn %s: %s (%s)", cp_err_name(code), cp_strerror(code), what);
+  set_start_error(c, &e);
   os_proc_kill(c->proc, CP_SIGKILL);
   close_stdin(c, CP_EPIPE);
   close_output(c, 1);
@@ -305,7 +341,9 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
   loop->refs++;
   loop->live++;
   os_stream *channel = NULL;
-  int rc = os_spawn(loop->os, &p->req, child_on_exit, c, &c->proc, c->pipes, &channel, &c->start_error);
+  cp_error err = {0};
+  int rc = os_spawn(loop->os, &p->req, child_on_exit, c, &c->proc, c->pipes, &channel, &err);
+  if (rc) set_start_error(c, &err);
   if (rc == 0) {
     c->started = true;
     c->pid = os_proc_pid(c->proc);
@@ -316,13 +354,16 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
       rc = cp__channel_new(loop, channel, p->channel_mode, p->channel_max, &chev, c, false, &c->channel);
       if (rc) {
         os_stream_close(channel);
-        child_abort_start(c, rc);
+        child_abort_start(c, rc, "setting up the child's channel");
       } else {
         c->channel_open = true;
       }
     }
-    if (c->started && o && o->timeout_ms > 0)
-      cp__timer_start(loop, &c->timeout, (uint64_t)o->timeout_ms, child_on_timeout, c);
+    bool timed = o && o->timeout_ms > 0;
+    if (c->started && (timed || c->kill_after_ms > 0) && !ensure_timers(c))
+      child_abort_start(c, CP_ENOMEM, "its timers");
+    if (c->started && timed)
+      cp__timer_start(loop, &c->timers->timeout, (uint64_t)o->timeout_ms, child_on_timeout, c);
   }
   cp__defer_queue(loop, &c->start_ev, deliver_start, c);
   *out = c;
@@ -344,7 +385,7 @@ int64_t cp_child_pid(const cp_child *c) { return c ? c->pid : 0; }
 bool cp_child_exited(const cp_child *c) { return c && c->exited; }
 bool cp_child_killed(const cp_child *c) { return c && c->killed; }
 bool cp_child_timed_out(const cp_child *c) { return c && c->timed_out; }
-const cp_error *cp__child_start_error(const cp_child *c) { return &c->start_error; }
+const cp_error *cp__child_start_error(const cp_child *c) { return c->start_error ? c->start_error : &no_error; }
 
 /* As Node: a kill that fails for another reason than "already gone" (or an invalid signal, which
  * Node throws) is also an 'error' event. */
