@@ -23,6 +23,9 @@
  *       pipe to us; once all run the gate opens, each writes a line and exits. Wall time from the
  *       first spawn to the last close (K.ms, raw: posix_spawn + epoll + waitpid) and this process's
  *       RSS growth per live child (K.kib_per_child).
+ *   cp_bench env     --key K --mode cp|raw --entries N
+ *       spawn+wait of /bin/true with N variables added to the environment: cp_spawn_sync merging
+ *       them (CP_ENV_EXTEND), or posix_spawn with the list already built. Prints K.ms.
  *   cp_bench produce B            (helper) writes B bytes to stdout in 64 KiB blocks
  *   cp_bench gate-child           (helper) waits for end of file on stdin, writes a line, exits
  */
@@ -345,6 +348,46 @@ static int cmd_pipe(int argc, char **argv) {
     bench_die("pipe: unknown mode %s", mode);
   }
   keyed(key, "mib_s", (double)bytes / (1 << 20) / dt);
+  return 0;
+}
+
+/* env: one spawn+wait of /bin/true whose environment is the parent's plus N added variables. cp:
+ * cp_spawn_sync with options.env (CP_ENV_EXTEND: the library merges them by name); raw: the same
+ * list already built, handed to posix_spawn. The difference is the library's merge (issue 14: it
+ * was quadratic). Prints K.ms. */
+static int cmd_env(int argc, char **argv) {
+  const char *key = bench_opt_s(argc, argv, "--key", "env");
+  const char *mode = bench_opt_s(argc, argv, "--mode", "cp");
+  long n = bench_opt(argc, argv, "--entries", 100000);
+  size_t nparent = 0;
+  while (environ[nparent]) nparent++;
+  char *names = malloc((size_t)n * 9);
+  const char **env = calloc(nparent + (size_t)n + 1, sizeof *env);
+  if (!names || !env) bench_die("out of memory");
+  size_t k = 0;
+  if (strcmp(mode, "raw") == 0)
+    for (; k < nparent; k++) env[k] = environ[k];
+  for (long i = 0; i < n; i++, k++) {
+    snprintf(names + i * 9, 9, "E%06ld=", i % 1000000);
+    env[k] = names + i * 9;
+  }
+  const char *true_args[] = {"/bin/true", NULL};
+  double t0 = bench_now();
+  if (strcmp(mode, "raw") == 0) {
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/true", NULL, NULL, (char *const *)true_args, (char *const *)env);
+    if (rc) bench_die("posix_spawn: %s", strerror(rc));
+    wait_pid(pid);
+  } else {
+    cp_options o = {.env = env, .env_mode = CP_ENV_EXTEND};
+    cp_result r;
+    int rc = cp_spawn_sync("/bin/true", NULL, &o, &r);
+    if (rc || r.status != 0) bench_die("cp_spawn_sync: %s", r.error.message);
+    cp_result_free(&r);
+  }
+  keyed(key, "ms", (bench_now() - t0) * 1e3);
+  free(env);
+  free(names);
   return 0;
 }
 
@@ -881,6 +924,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "spawn") == 0) return cmd_spawn(argc - 2, argv + 2);
   if (strcmp(cmd, "pipe") == 0) return cmd_pipe(argc - 2, argv + 2);
   if (strcmp(cmd, "capture") == 0) return cmd_capture(argc - 2, argv + 2);
+  if (strcmp(cmd, "env") == 0) return cmd_env(argc - 2, argv + 2);
   if (strcmp(cmd, "rtt") == 0) return cmd_rtt(argc - 2, argv + 2);
   if (strcmp(cmd, "oneway") == 0) return cmd_oneway(argc - 2, argv + 2);
   if (strcmp(cmd, "many") == 0) return cmd_many(argc - 2, argv + 2);

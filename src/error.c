@@ -35,6 +35,7 @@ static const err_entry err_table[] = {
     {CP_ECANCELED, "ECANCELED", "operation canceled"},
     {CP_ECHILDFAILED, "ECHILDFAILED", "command failed"},
     {CP_EUNKNOWN, "UNKNOWN", "unknown error"},
+    {CP_EPROTO, "EPROTO", "protocol error"},
 };
 
 static const err_entry *err_find(int code) {
@@ -81,8 +82,17 @@ static int error_fill(cp_error *err, int code, int os_error, const char *syscall
 int cp__error_set(cp_error *err, int code, int os_error, const char *syscall, const char *path) {
   if (!err) return code;
   error_fill(err, code, os_error, syscall, path);
-  snprintf(err->message, sizeof err->message, "%s%s%s %s: %s", syscall ? syscall : "childproc",
-           path ? " " : "", path ? path : "", cp_err_name(code), cp_strerror(code));
+  /* "<syscall> <path> <NAME>: <text>". A path too long for the message gives up its beginning
+   * ("..." and its end kept): the step, the name and the text always fit whole. err->path has it all. */
+  char tail[96];
+  snprintf(tail, sizeof tail, " %s: %s", cp_err_name(code), cp_strerror(code));
+  const char *sc = syscall ? syscall : "childproc";
+  size_t fixed = strlen(sc) + 1 + strlen(tail), plen = path ? strlen(path) : 0;
+  size_t room = sizeof err->message - 1 > fixed ? sizeof err->message - 1 - fixed : 0;
+  if (path && plen > room && room > 3)
+    snprintf(err->message, sizeof err->message, "%s ...%s%s", sc, path + plen - (room - 3), tail);
+  else
+    snprintf(err->message, sizeof err->message, "%s%s%s%s", sc, path ? " " : "", path ? path : "", tail);
   return code;
 }
 

@@ -17,7 +17,10 @@ struct cp__exec {
   int64_t timeout_ms;
   int limit_error; /* CP_ENOBUFS / CP_ENOMEM once the library killed the child for it */
   int io_error;
+  int input_error; /* options.input could not be queued: the child was killed for it */
   bool fail_on_status;
+  const char *form;     /* "exec", "execFileSync"... (static) */
+  const char *limit_sc; /* the syscall of timeout and maxBuffer errors: "spawnSync" or the form */
   char *display;
   cp_exec_cb cb;
   void *ud;
@@ -58,9 +61,17 @@ static void exec_on_error(cp_child *c, const cp_error *err, void *ud) {
   if (cp__child_start_error(c)->code == CP_OK && !x->io_error) x->io_error = err->code;
 }
 
-static void take_capture(cp__buf *b, cp_buffer *dst) {
+/* What out.data / err.data point at when even their one-byte allocation failed: the header promises
+ * non-NULL data. Never written to, never freed. */
+static char result_empty[2][1];
+
+static void buffer_free(cp_buffer *b, int i) {
+  if (b->data != result_empty[i]) free(b->data);
+}
+
+static void take_capture(cp__buf *b, cp_buffer *dst, int i) {
   if (!b->data) return; /* keep the empty string the result was made with */
-  free(dst->data);
+  buffer_free(dst, i);
   dst->data = b->data;
   dst->len = b->len;
   b->data = NULL;
@@ -74,13 +85,15 @@ int cp__result_init(cp_result *res) {
   res->err.data = calloc(1, 1);
   if (res->out.data && res->err.data) return 0;
   cp_result_free(res);
-  return CP_ENOMEM;
+  res->out.data = result_empty[0];
+  res->err.data = result_empty[1];
+  return cp__error_set(&res->error, CP_ENOMEM, 0, "spawn", NULL);
 }
 
 void cp_result_free(cp_result *res) {
   if (!res) return;
-  free(res->out.data);
-  free(res->err.data);
+  buffer_free(&res->out, 0);
+  buffer_free(&res->err, 1);
   cp__error_clear(&res->error);
   memset(res, 0, sizeof *res);
   res->status = -1;
@@ -95,8 +108,8 @@ static int exec_result(cp__exec *x, cp_child *c, int64_t status, int signum, cp_
   res->timed_out = cp_child_timed_out(c);
   res->out_truncated = x->truncated[0];
   res->err_truncated = x->truncated[1];
-  take_capture(&x->cap[0], &res->out);
-  take_capture(&x->cap[1], &res->err);
+  take_capture(&x->cap[0], &res->out, 0);
+  take_capture(&x->cap[1], &res->err, 1);
   const cp_error *se = cp__child_start_error(c);
   cp_error *e = &res->error;
   if (se->code) {
@@ -104,23 +117,24 @@ static int exec_result(cp__exec *x, cp_child *c, int64_t status, int signum, cp_
     memcpy(e->message, se->message, sizeof e->message);
     return se->code;
   }
+  if (x->input_error) return cp__error_set(e, x->input_error, 0, "write", "stdin");
   if (res->timed_out)
-    return cp__error_setf(e, CP_ETIMEDOUT, 0, "spawnSync", x->display,
-                          "spawnSync %.180s ETIMEDOUT: timed out after %lld ms", x->display,
+    return cp__error_setf(e, CP_ETIMEDOUT, 0, x->limit_sc, x->display,
+                          "%s %.180s ETIMEDOUT: timed out after %lld ms", x->limit_sc, x->display,
                           (long long)x->timeout_ms);
   if (x->limit_error == CP_ENOBUFS)
-    return cp__error_setf(e, CP_ENOBUFS, 0, "spawnSync", x->display,
-                          "spawnSync %.180s ENOBUFS: %s maxBuffer length exceeded (%zu bytes)", x->display,
-                          x->truncated[0] ? "stdout" : "stderr", x->max_buffer);
+    return cp__error_setf(e, CP_ENOBUFS, 0, x->limit_sc, x->display,
+                          "%s %.180s ENOBUFS: %s maxBuffer length exceeded (%zu bytes)", x->limit_sc,
+                          x->display, x->truncated[0] ? "stdout" : "stderr", x->max_buffer);
   if (x->limit_error || x->io_error)
     return cp__error_set(e, x->limit_error ? x->limit_error : x->io_error, 0, "read", NULL);
   if (x->fail_on_status && (status != 0 || signum)) {
     const char *sn = cp_signal_name(signum);
     if (signum)
-      cp__error_setf(e, CP_ECHILDFAILED, 0, "spawn", NULL, "Command failed: %.180s (killed by %s)",
+      cp__error_setf(e, CP_ECHILDFAILED, 0, x->form, NULL, "Command failed: %.180s (killed by %s)",
                      x->display, sn ? sn : "a signal");
     else
-      cp__error_setf(e, CP_ECHILDFAILED, 0, "spawn", NULL, "Command failed: %.180s (exit status %lld)",
+      cp__error_setf(e, CP_ECHILDFAILED, 0, x->form, NULL, "Command failed: %.180s (exit status %lld)",
                      x->display, (long long)status);
     return CP_ECHILDFAILED;
   }
@@ -137,9 +151,8 @@ static void exec_free(cp__exec *x) {
 static void exec_on_close(cp_child *c, int64_t status, int signum, void *ud) {
   cp__exec *x = ud;
   cp_result res;
-  int rc = cp__result_init(&res);
+  int rc = cp__result_init(&res); /* on failure: CP_ENOMEM in res.error, empty buffers */
   if (rc == 0) rc = exec_result(x, c, status, signum, &res);
-  else cp__error_set(&res.error, rc, 0, "spawn", NULL);
   cp_child_free(c);
   cp_exec_cb cb = x->cb;
   void *cbud = x->ud;
@@ -148,8 +161,18 @@ static void exec_on_close(cp_child *c, int64_t status, int signum, void *ud) {
   cp_result_free(&res); /* a callback that kept the result moved it out and zeroed it */
 }
 
+/* options.input could not be written: the run cannot be what was asked, so the child is killed and
+ * the result says why. CP_EPIPE is not that: the child closed its stdin (as Node, not an error), or
+ * it did not start, or stdin is not a pipe. */
+static void exec_on_input_written(cp_child *c, int status, void *ud) {
+  cp__exec *x = ud;
+  if (status == 0 || status == CP_EPIPE || x->input_error) return;
+  x->input_error = status;
+  cp_child_kill(c, CP_SIGKILL);
+}
+
 int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, const char *command,
-                   const cp_options *o, bool fail_on_status, cp_exec_cb cb, void *ud, cp_error *err) {
+                   const cp_options *o, const char *form, cp_exec_cb cb, void *ud, cp_error *err) {
   if (!loop || !cb)
     return cp__error_setf(err, CP_EINVAL, 0, "spawn", NULL, "spawn EINVAL: %s is NULL",
                           loop ? "the callback" : "the loop");
@@ -165,7 +188,10 @@ int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, con
   x->loop = loop;
   x->max_buffer = p.max_buffer;
   x->timeout_ms = o ? o->timeout_ms : 0;
-  x->fail_on_status = fail_on_status;
+  x->form = form;
+  x->fail_on_status = strcmp(form, "spawnSync") != 0;
+  size_t fl = strlen(form);
+  x->limit_sc = fl > 4 && strcmp(form + fl - 4, "Sync") == 0 ? "spawnSync" : form;
   x->cb = cb;
   x->ud = ud;
   static const cp_child_events ev = {.on_error = exec_on_error,
@@ -178,10 +204,11 @@ int cp__exec_start(cp_loop *loop, const char *file, const char *const *args, con
     goto out;
   }
   /* The caller keeps options.input alive until the callback (the sync forms do, by waiting). */
-  if (o && o->input_len && cp__child_write_nocopy(x->child, o->input, o->input_len, NULL, NULL) == 0)
-    cp_child_end(x->child);
-  else if (x->child)
-    cp_child_end(x->child); /* no input: the child reads end of file at once, as in Node */
+  if (o && o->input_len) {
+    int wrc = cp__child_write_nocopy(x->child, o->input, o->input_len, exec_on_input_written, x);
+    if (wrc) exec_on_input_written(x->child, wrc, x);
+  }
+  cp_child_end(x->child); /* after the input, or at once: the child reads end of file, as in Node */
   x = NULL;
 out:
   if (x) exec_free(x);
@@ -191,10 +218,10 @@ out:
 
 int cp_exec(cp_loop *loop, const char *command, const cp_options *options, cp_exec_cb cb, void *ud) {
   if (!command) return CP_EINVAL;
-  return cp__exec_start(loop, NULL, NULL, command, options, true, cb, ud, NULL);
+  return cp__exec_start(loop, NULL, NULL, command, options, "exec", cb, ud, NULL);
 }
 
 int cp_exec_file(cp_loop *loop, const char *file, const char *const *args, const cp_options *options,
                  cp_exec_cb cb, void *ud) {
-  return cp__exec_start(loop, file, args, NULL, options, true, cb, ud, NULL);
+  return cp__exec_start(loop, file, args, NULL, options, "execFile", cb, ud, NULL);
 }

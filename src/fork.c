@@ -101,6 +101,8 @@ bool cp_worker_main(int argc, char **argv, const cp_worker_def *workers, size_t 
   if (rc == 0 || rc == CP_ENOENT) { /* started without a channel (by exec, say): ch is NULL */
     *exit_status = def->fn(loop, ch, argc, argv, def->ud);
     cp_loop_run(loop, CP_RUN_DEFAULT);
+    /* Still connected (the loop stopped early): what is queued goes out before the process ends. */
+    if (ch && cp_channel_connected(ch) && cp_channel_disconnect(ch) == 0) cp_loop_run(loop, CP_RUN_DEFAULT);
     cp_channel_free(ch);
     cp_loop_run(loop, CP_RUN_DEFAULT);
   }

@@ -66,6 +66,14 @@ void os_stream_read_stop(os_stream *s);
  * runs. Writing to a pipe whose reader is gone gives CP_EPIPE through cb and never raises SIGPIPE. */
 int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, void *data);
 
+/* Makes s carry a message channel (called once, before reading or writing starts) whose messages
+ * are at most max_message bytes. The channel's framing (JSON lines, binary lengths) is shared code;
+ * this is the transport under it: POSIX sends the bytes as they are (nothing to do here), Windows
+ * wraps every write in libuv's IPC frame and strips the frames from what it reads (src/ipc_frame.h),
+ * reporting a malformed frame as a read error (CP_EPROTO, or CP_ENOBUFS for a frame longer than
+ * max_message allows). */
+void os_stream_carry_channel(os_stream *s, size_t max_message);
+
 /* Closes the stream and frees it. Pending writes are dropped without their callbacks; no callback
  * of this stream runs after this returns. */
 void os_stream_close(os_stream *s);

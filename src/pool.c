@@ -531,13 +531,14 @@ static void worker_on_bad_message(cp_channel *ch, cp_bad_message kind, const cha
 
 static int pool_start_worker(cp_pool *p) {
   worker *w = calloc(1, sizeof *w);
-  if (!w) return CP_ENOMEM; /* tried again at the next event */
-  w->pool = p;
-  w->state = W_STARTING;
-  int rc = p->worker_name
-               ? cp_fork_worker(p->loop, p->worker_name, (const char *const *)p->args, &p->o, &worker_events,
-                                w, &w->c)
-               : cp_fork(p->loop, p->file, (const char *const *)p->args, &p->o, &worker_events, w, &w->c);
+  int rc = CP_ENOMEM;
+  if (w) {
+    w->pool = p;
+    w->state = W_STARTING;
+    const char *const *args = (const char *const *)p->args;
+    rc = p->worker_name ? cp_fork_worker(p->loop, p->worker_name, args, &p->o, &worker_events, w, &w->c)
+                        : cp_fork(p->loop, p->file, args, &p->o, &worker_events, w, &w->c);
+  }
   if (rc) {
     /* Refused before any process existed (out of memory, no path to this executable...): a start
      * failure like any other, so the back-off and the limit apply. */
@@ -642,14 +643,17 @@ static void worker_send(worker *w, task *t) {
   if (rc) {
     t->w = NULL;
     t->attempts--;
-    if (rc == CP_EPIPE || rc == CP_ENOMEM) {
-      /* The channel is closing under us (its close follows) or memory is short: back in front. */
+    if (rc == CP_EPIPE) {
+      /* The channel is closing under us (its close follows): back in front, for another worker. */
       list_push(&p->queue, t, true);
       p->st.queued++;
-      if (rc == CP_EPIPE && w->state != W_STOPPING) {
+      if (w->state != W_STOPPING) {
         w->state = W_STOPPING;
         p->active--;
       }
+    } else if (rc == CP_ENOMEM) {
+      /* Sending it again at once would fail again, to the same worker: the task ends here. */
+      task_fail(p, t, rc, -1, 0, "out of memory sending the task to a worker");
     } else {
       task_fail(p, t, rc, -1, 0, "the worker's channel refused the task");
     }
@@ -753,7 +757,7 @@ static void worker_on_close(cp_child *c, int64_t status, int sig, void *ud) {
   bool crashed = !w->asked;
   if (crashed) {
     p->st.crashes++;
-    if (!w->replied && !p->shutting) {
+    if (!w->replied) { /* while draining too: unstartable workers must not keep a drain going */
       p->st.start_failures++;
       if (w->start_error.code) {
         p->broken_code = w->start_error.code;

@@ -39,6 +39,55 @@ static int check_env_entry(const char *e, cp_error *err) {
   return 0;
 }
 
+/* An index of the environment being built, by variable name: open addressing over positions in
+ * envp, so that merging n entries costs O(n), not O(n^2) (100,000 --env entries take milliseconds).
+ * The hash folds ASCII letters and skips other bytes, so names os_env_name_eq() calls equal (exact
+ * on POSIX, case-insensitive on Windows) hash alike. */
+#define ENV_EMPTY ((size_t)-1)
+
+typedef struct env_index {
+  const char **envp;
+  size_t *slots, mask;
+} env_index;
+
+static size_t env_name_len(const char *e) {
+  const char *eq = strchr(e, '=');
+  return eq ? (size_t)(eq - e) : strlen(e);
+}
+
+static size_t env_name_hash(const char *e, size_t len) {
+  size_t h = 14695981039346656037u & SIZE_MAX;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)e[i];
+    if (c >= 0x80) continue;
+    if (c >= 'a' && c <= 'z') c = (unsigned char)(c - 32);
+    h = (h ^ c) * (1099511628211u & SIZE_MAX);
+  }
+  return h ^ (h >> 29);
+}
+
+static int env_index_init(env_index *ix, const char **envp, size_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  ix->envp = envp;
+  ix->mask = cap - 1;
+  ix->slots = malloc(cap * sizeof *ix->slots);
+  if (!ix->slots) return CP_ENOMEM;
+  for (size_t i = 0; i < cap; i++) ix->slots[i] = ENV_EMPTY;
+  return 0;
+}
+
+/* The slot of e's name: holding the envp position of that name, or ENV_EMPTY (fill it in). */
+static size_t *env_index_find(env_index *ix, const char *e) {
+  size_t len = env_name_len(e);
+  for (size_t i = env_name_hash(e, len) & ix->mask;; i = (i + 1) & ix->mask) {
+    size_t j = ix->slots[i];
+    if (j == ENV_EMPTY) return &ix->slots[i];
+    const char *o = ix->envp[j];
+    if (os_env_name_eq(e, len, o, env_name_len(o))) return &ix->slots[i];
+  }
+}
+
 /* The child's environment: inherited, replaced or extended (later entries override earlier). */
 static int build_env(cp__prepared *p, const cp_options *o, const char *const *extra, cp_error *err) {
   size_t nuser = count_strings(o->env), nextra = count_strings(extra);
@@ -63,20 +112,24 @@ static int build_env(cp__prepared *p, const cp_options *o, const char *const *ex
   p->envp = calloc(nparent + nuser + nextra + 1, sizeof *p->envp);
   if (!p->envp) return cp__error_set(err, CP_ENOMEM, 0, "spawn", NULL);
   p->envp_owned = true;
+  env_index ix;
+  if (env_index_init(&ix, p->envp, nparent + nuser + nextra))
+    return cp__error_set(err, CP_ENOMEM, 0, "spawn", NULL);
   size_t n = 0;
-  for (size_t i = 0; i < nparent; i++) p->envp[n++] = p->parent_env[i];
+  for (size_t i = 0; i < nparent; i++) {
+    p->envp[n] = p->parent_env[i];
+    size_t *slot = env_index_find(&ix, p->envp[n]);
+    if (*slot == ENV_EMPTY) *slot = n; /* a duplicate in the parent's list stays; the first is found */
+    n++;
+  }
   for (size_t i = 0; i < nuser + nextra; i++) {
     const char *e = i < nuser ? o->env[i] : extra[i - nuser];
-    size_t len = (size_t)(strchr(e, '=') - e);
-    size_t j = 0;
-    for (; j < n; j++) {
-      const char *eq = strchr(p->envp[j], '=');
-      size_t l2 = eq ? (size_t)(eq - p->envp[j]) : strlen(p->envp[j]);
-      if (os_env_name_eq(e, len, p->envp[j], l2)) break;
-    }
-    p->envp[j == n ? n++ : j] = e;
+    size_t *slot = env_index_find(&ix, e);
+    if (*slot == ENV_EMPTY) *slot = n++;
+    p->envp[*slot] = e;
   }
   p->envp[n] = NULL;
+  free(ix.slots);
 find_path:
   for (size_t j = 0; p->envp[j]; j++) {
     const char *eq = strchr(p->envp[j], '=');

@@ -22,16 +22,17 @@ static void sync_done(int rc, cp_result *res, void *ud) {
 }
 
 static int run_sync(const char *file, const char *const *args, const char *command, const cp_options *o,
-                    cp_result *res, bool fail_on_status) {
+                    cp_result *res, const char *form) {
   if (!res) return CP_EINVAL;
-  if (cp__result_init(res)) return CP_ENOMEM;
-  int rc = o ? cp__check_stdio(o, &res->error) : 0;
+  int rc = cp__result_init(res); /* CP_ENOMEM is in res->error too */
+  if (rc) return rc;
+  rc = o ? cp__check_stdio(o, &res->error) : 0;
   if (rc) return rc;
   cp_loop loop;
   rc = cp__loop_init(&loop);
   if (rc) return cp__error_set(&res->error, rc, 0, "spawn", NULL);
   sync_state s = {false, 0, res};
-  rc = cp__exec_start(&loop, file, args, command, o, fail_on_status, sync_done, &s, &res->error);
+  rc = cp__exec_start(&loop, file, args, command, o, form, sync_done, &s, &res->error);
   if (rc == 0) {
     rc = cp_loop_run(&loop, CP_RUN_DEFAULT);
     if (rc == 0 && s.done) {
@@ -47,18 +48,18 @@ static int run_sync(const char *file, const char *const *args, const char *comma
 }
 
 int cp_spawn_sync(const char *file, const char *const *args, const cp_options *options, cp_result *res) {
-  return run_sync(file, args, NULL, options, res, false);
+  return run_sync(file, args, NULL, options, res, "spawnSync");
 }
 
 int cp_exec_file_sync(const char *file, const char *const *args, const cp_options *options, cp_result *res) {
-  return run_sync(file, args, NULL, options, res, true);
+  return run_sync(file, args, NULL, options, res, "execFileSync");
 }
 
 int cp_exec_sync(const char *command, const cp_options *options, cp_result *res) {
   if (!command) {
-    if (res && cp__result_init(res) == 0)
-      return cp__error_setf(&res->error, CP_EINVAL, 0, "spawn", NULL, "spawn EINVAL: the command is NULL");
-    return CP_EINVAL;
+    if (!res) return CP_EINVAL;
+    cp__result_init(res); /* out of memory or not, the error to report is this one */
+    return cp__error_setf(&res->error, CP_EINVAL, 0, "spawn", NULL, "spawn EINVAL: the command is NULL");
   }
-  return run_sync(NULL, NULL, command, options, res, true);
+  return run_sync(NULL, NULL, command, options, res, "execSync");
 }

@@ -40,7 +40,34 @@ static int worker_hello_bye(cp_loop *loop, cp_channel *ch, int argc, char **argv
   return 7;
 }
 
+/* send-exit N: sends {"i":0} ... {"i":N-1} and ends its process at once with exit(0), as a Node
+ * child doing process.send() and then process.exit(): nothing is lost that the socket could hold. */
+static int worker_send_exit(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
+  (void)loop, (void)ud;
+  long n = argc > 1 ? strtol(argv[1], NULL, 10) : 0;
+  char buf[32];
+  for (long i = 0; i < n; i++) {
+    int len = snprintf(buf, sizeof buf, "{\"i\":%ld}", i);
+    if (cp_channel_send(ch, buf, (size_t)len, NULL, NULL)) exit(3);
+  }
+  exit(0);
+}
+
+/* send-return N: the same, then returns from the worker (the parent disconnects). */
+static int worker_send_return(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
+  (void)loop, (void)ud;
+  long n = argc > 1 ? strtol(argv[1], NULL, 10) : 0;
+  char buf[32];
+  for (long i = 0; i < n; i++) {
+    int len = snprintf(buf, sizeof buf, "{\"i\":%ld}", i);
+    if (cp_channel_send(ch, buf, (size_t)len, NULL, NULL)) return 3;
+  }
+  return 0;
+}
+
 static const cp_worker_def workers[] = {
+    {"send-exit", worker_send_exit, NULL},
+    {"send-return", worker_send_return, NULL},
     {"echo", cptest_worker_echo, NULL},
     {"burst", worker_burst, NULL},
     {"hello-bye", worker_hello_bye, NULL},
@@ -220,6 +247,72 @@ static void channel_child_disconnect_reaches_parent_before_close(void **state) {
   conv_finish(&c);
 }
 
+static void assert_messages_in_order(const conv *c, size_t n) {
+  assert_int_equal(c->count, n);
+  char want[32];
+  for (size_t i = 0; i < n; i++) {
+    snprintf(want, sizeof want, "{\"i\":%zu}", i);
+    assert_string_equal(c->msgs[i], want);
+  }
+}
+
+/* Node's child does process.send() x3 then process.exit(): all three arrive. So here. */
+static void channel_messages_sent_before_exit_all_arrive(void **state) {
+  (void)state;
+  int rounds = cptest_is_wine() ? 5 : 50; /* each round is a spawn: ~1.5 s under Wine */
+  for (int round = 0; round < rounds; round++) {
+    conv c;
+    const char *args[] = {"3", NULL};
+    conv_start(&c, "send-exit", args, CP_CHANNEL_JSON);
+    assert_int_equal(cp_loop_run(c.loop, CP_RUN_DEFAULT), 0);
+    assert_messages_in_order(&c, 3);
+    assert_int_equal(c.status, 0);
+    /* ... and before its exit is seen */
+    const char *m = memchr(c.events, 'm', (size_t)c.nevents), *e = memchr(c.events, 'e', (size_t)c.nevents);
+    assert_non_null(m);
+    assert_non_null(e);
+    assert_true(m < e);
+    conv_finish(&c);
+  }
+}
+
+static void channel_messages_sent_before_returning_from_the_worker_all_arrive(void **state) {
+  (void)state;
+  conv c;
+  const char *args[] = {"3", NULL};
+  conv_start(&c, "send-return", args, CP_CHANNEL_JSON);
+  c.expect = 3; /* then the parent disconnects, and the worker's process ends */
+  assert_int_equal(cp_loop_run(c.loop, CP_RUN_DEFAULT), 0);
+  assert_messages_in_order(&c, 3);
+  assert_int_equal(c.status, 0);
+  conv_finish(&c);
+}
+
+/* Node's child.send() after 'disconnect' fails with an EPIPE-like error; cp_child_channel() still
+ * gives the channel so the send says CP_EPIPE rather than CP_EINVAL. */
+static int send_in_disconnect_rc = 1;
+static void on_disconnect_send(cp_child *ch, void *ud) {
+  (void)ud;
+  send_in_disconnect_rc = cp_channel_send(cp_child_channel(ch), "1", 1, NULL, NULL);
+}
+
+static void channel_send_from_on_disconnect_is_epipe(void **state) {
+  (void)state;
+  conv c;
+  memset(&c, 0, sizeof c);
+  assert_int_equal(cp_loop_new(&c.loop), 0);
+  cp_child_events ev = events;
+  ev.on_disconnect = on_disconnect_send;
+  cp_options o = {.silent = true};
+  assert_int_equal(cp_fork_worker(c.loop, "hello-bye", NULL, &o, &ev, &c, &c.child), 0);
+  assert_int_equal(cp_loop_run(c.loop, CP_RUN_DEFAULT), 0);
+  assert_int_equal(send_in_disconnect_rc, CP_EPIPE);
+  assert_non_null(cp_child_channel(c.child));
+  assert_false(cp_channel_connected(cp_child_channel(c.child)));
+  assert_int_equal(cp_channel_send(cp_child_channel(c.child), "1", 1, NULL, NULL), CP_EPIPE);
+  conv_finish(&c);
+}
+
 static void channel_send_refuses_raw_newline_in_json(void **state) {
   (void)state;
   conv c;
@@ -323,6 +416,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(channel_binary_carries_any_bytes),
       cmocka_unit_test(channel_burst_of_100k_messages_in_order),
       cmocka_unit_test(channel_child_disconnect_reaches_parent_before_close),
+      cmocka_unit_test(channel_messages_sent_before_exit_all_arrive),
+      cmocka_unit_test(channel_messages_sent_before_returning_from_the_worker_all_arrive),
+      cmocka_unit_test(channel_send_from_on_disconnect_is_epipe),
       cmocka_unit_test(channel_send_refuses_raw_newline_in_json),
       cmocka_unit_test(channel_send_over_limit_is_enobufs),
       cmocka_unit_test(channel_send_callbacks_run_once_each),

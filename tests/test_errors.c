@@ -417,7 +417,8 @@ static void errors_every_code_has_a_name_and_a_message(void **state) {
                {CP_ENAMETOOLONG, "ENAMETOOLONG"},
                {CP_ELOOP, "ELOOP"},
                {CP_EBADF, "EBADF"},
-               {CP_ECANCELED, "ECANCELED"}};
+               {CP_ECANCELED, "ECANCELED"},
+               {CP_EPROTO, "EPROTO"}};
   size_t n = sizeof codes / sizeof codes[0];
   for (size_t i = 0; i < n; i++) {
     assert_string_equal(cp_err_name(codes[i].code), codes[i].name);
@@ -439,7 +440,7 @@ static void errors_every_code_has_a_name_and_a_message(void **state) {
 
 static void errors_unknown_codes_never_give_null(void **state) {
   (void)state;
-  static const int odd[] = {-23, -999, 1, 42, -2147483647 - 1, 2147483647};
+  static const int odd[] = {-24, -999, 1, 42, -2147483647 - 1, 2147483647};
   for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
     assert_non_null(cp_err_name(odd[i]));
     assert_string_equal(cp_strerror(odd[i]), "unknown error");
@@ -517,6 +518,28 @@ static void version_matches_the_header(void **state) {
   assert_string_equal(cp_version(), CHILDPROC_VERSION_STRING);
 }
 
+/* Issue 14: messages used to be cut at 255 bytes, so a long path hid the error's name and code. The
+ * path is shortened (its end kept, after "..."), the step, name and text stay whole. */
+static void long_path_error_message_keeps_name_and_code(void **state) {
+  (void)state;
+  char path[400];
+  size_t n = (size_t)snprintf(path, sizeof path, "%s", CPTEST_SEP "no-such-dir-cp14");
+  while (n < 340) n += (size_t)snprintf(path + n, sizeof path - n, CPTEST_SEP "sub%02zu", n % 97);
+  snprintf(path + n, sizeof path - n, "%s", CPTEST_SEP "the-program");
+  cp_result res;
+  int rc = cp_spawn_sync(path, NULL, NULL, &res);
+  print_message("%s\n", res.error.message);
+  assert_int_equal(rc, CP_ENOENT);
+  const char *tail = "ENOENT: no such file or directory";
+  size_t len = strlen(res.error.message), tn = strlen(tail);
+  assert_true(len >= tn);
+  assert_string_equal(res.error.message + len - tn, tail);
+  assert_non_null(strstr(res.error.message, "the-program ENOENT")); /* the path's end is kept */
+  assert_non_null(strstr(res.error.message, "..."));
+  assert_string_equal(res.error.path, path); /* the whole path stays in error.path */
+  cp_result_free(&res);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(errors_enoent_program_not_on_path),
@@ -554,6 +577,7 @@ int main(void) {
       cmocka_unit_test(signal_names_round_trip),
       cmocka_unit_test(result_free_is_safe_twice_and_on_a_zeroed_result),
       cmocka_unit_test(version_matches_the_header),
+      cmocka_unit_test(long_path_error_message_keeps_name_and_code),
   };
   return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
 }

@@ -250,6 +250,99 @@ static void spawn_with_shell_interprets_metacharacters(void **state) {
   free(quoted);
 }
 
+/* The errors of a run that started carry the Node function it stands for as their syscall. */
+typedef struct labelled {
+  int rc;
+  const char *syscall;
+  bool called;
+} labelled;
+
+static void on_labelled(int rc, cp_result *res, void *ud) {
+  labelled *l = ud;
+  l->rc = rc;
+  l->syscall = res->error.syscall; /* a static string */
+  l->called = true;
+}
+
+static labelled run_async_labelled(bool shell, const char *const *args, const cp_options *o) {
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  labelled l = {0, NULL, false};
+  char *cmd = NULL;
+  if (shell) {
+    cmd = helper_cmd("%s %s %s", args[0], args[1], args[2] ? args[2] : "");
+    assert_int_equal(cp_exec(loop, cmd, o, on_labelled, &l), 0);
+  } else {
+    assert_int_equal(cp_exec_file(loop, cptest_helper(), args, o, on_labelled, &l), 0);
+  }
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  assert_int_equal(cp_loop_free(loop), 0);
+  free(cmd);
+  assert_true(l.called);
+  return l;
+}
+
+static void exec_errors_are_labelled_with_the_form(void **state) {
+  (void)state;
+  const char *fail[] = {"exit", "3", NULL};
+  const char *slow[] = {"sleep", "20000", NULL};
+  const char *loud[] = {"out", "5000", NULL};
+  cp_options timeout = {.timeout_ms = 200}, small = {.max_buffer = 100};
+  labelled l = run_async_labelled(false, fail, NULL);
+  assert_int_equal(l.rc, CP_ECHILDFAILED);
+  assert_string_equal(l.syscall, "execFile");
+  l = run_async_labelled(true, fail, NULL);
+  assert_int_equal(l.rc, CP_ECHILDFAILED);
+  assert_string_equal(l.syscall, "exec");
+  l = run_async_labelled(false, slow, &timeout);
+  assert_int_equal(l.rc, CP_ETIMEDOUT);
+  assert_string_equal(l.syscall, "execFile");
+  l = run_async_labelled(true, loud, &small);
+  assert_int_equal(l.rc, CP_ENOBUFS);
+  assert_string_equal(l.syscall, "exec");
+
+  cp_result r;
+  cptest_assert_rc(cp_exec_file_sync(cptest_helper(), fail, NULL, &r), &r, CP_ECHILDFAILED);
+  assert_string_equal(r.error.syscall, "execFileSync");
+  cp_result_free(&r);
+  char *cmd = helper_cmd("exit 3");
+  cptest_assert_rc(cp_exec_sync(cmd, NULL, &r), &r, CP_ECHILDFAILED);
+  assert_string_equal(r.error.syscall, "execSync");
+  cp_result_free(&r);
+  free(cmd);
+  cptest_assert_rc(cp_exec_file_sync(cptest_helper(), slow, &timeout, &r), &r, CP_ETIMEDOUT);
+  assert_string_equal(r.error.syscall, "spawnSync");
+  cp_result_free(&r);
+  cptest_assert_rc(cp_spawn_sync(cptest_helper(), loud, &small, &r), &r, CP_ENOBUFS);
+  assert_string_equal(r.error.syscall, "spawnSync");
+  cp_result_free(&r);
+}
+
+/* Node's child.kill(999) throws and emits nothing: an invalid signal is only returned. */
+static int kill_errors_seen;
+static void on_kill_error(cp_child *c, const cp_error *err, void *ud) {
+  (void)c, (void)err, (void)ud;
+  kill_errors_seen++;
+}
+
+static void kill_with_an_invalid_signal_is_only_returned(void **state) {
+  (void)state;
+  cp_loop *loop;
+  cp_child *c;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  const char *args[] = {"sleep", "20000", NULL};
+  cp_child_events ev = {.on_error = on_kill_error};
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args, NULL, &ev, NULL, &c), 0);
+  assert_int_equal(cp_loop_run(loop, CP_RUN_NOWAIT), 1);
+  assert_int_equal(cp_child_kill(c, 999), CP_EINVAL);
+  assert_int_equal(cp_child_kill(c, -1), CP_EINVAL);
+  assert_int_equal(cp_child_kill(c, CP_SIGKILL), 0);
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  assert_int_equal(kill_errors_seen, 0);
+  cp_child_free(c);
+  assert_int_equal(cp_loop_free(loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(exec_pipe_between_two_commands),
@@ -268,6 +361,8 @@ int main(void) {
       cmocka_unit_test(exec_file_is_immune_to_shell_metacharacters),
       cmocka_unit_test(spawn_with_default_shell_joins_file_and_args),
       cmocka_unit_test(spawn_with_shell_interprets_metacharacters),
+      cmocka_unit_test(exec_errors_are_labelled_with_the_form),
+      cmocka_unit_test(kill_with_an_invalid_signal_is_only_returned),
   };
   return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
 }

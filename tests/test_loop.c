@@ -529,6 +529,29 @@ static void many_children_in_flight_on_one_loop(void **state) {
   assert_int_equal(cp_loop_free(loop), 0);
 }
 
+/* cp_loop_free refuses while anything still lives on the loop, also what is over but not released:
+ * a child that closed but was not freed, a timer that fired but was not freed (as the header says). */
+static void loop_free_refuses_closed_but_unfreed_children_and_fired_timers(void **state) {
+  (void)state;
+  rec r;
+  const char *args[] = {"0", NULL};
+  start(&r, "exit", args, NULL);
+  assert_int_equal(cp_loop_run(r.loop, CP_RUN_DEFAULT), 0);
+  assert_true(r.closed);
+  assert_int_equal(cp_loop_free(r.loop), CP_EAGAIN); /* closed, not freed */
+  cp_child_free(r.child);
+  cp_timer *t;
+  assert_int_equal(cp_timer_new(r.loop, &t), 0);
+  tick_state st = {0, 0, false};
+  assert_int_equal(cp_timer_start(t, 1, 0, on_tick, &st), 0);
+  assert_int_equal(cp_loop_run(r.loop, CP_RUN_DEFAULT), 0);
+  assert_int_equal(st.fired, 1);
+  assert_int_equal(cp_loop_free(r.loop), CP_EAGAIN); /* fired, not freed */
+  cp_timer_free(t);
+  assert_int_equal(cp_loop_free(r.loop), 0);
+  free(r.out);
+}
+
 static void free_before_close_still_reaps(void **state) {
   (void)state;
   rec r;
@@ -592,6 +615,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(unref_child_does_not_keep_the_loop_alive),
       cmocka_unit_test(many_children_in_flight_on_one_loop),
       cmocka_unit_test(free_before_close_still_reaps),
+      cmocka_unit_test(loop_free_refuses_closed_but_unfreed_children_and_fired_timers),
       cmocka_unit_test(external_loop_drives_with_fd_and_nowait),
       cmocka_unit_test(timers_fire_repeat_and_keep_the_loop_alive),
       cmocka_unit_test(timers_fire_in_due_order_and_stopped_ones_never_fire),

@@ -88,6 +88,8 @@ static void calc_serve(cp_request *req, const char *msg, size_t len, void *ud) {
     cp_channel_send(ch, "{\"x\":1}", 7, NULL, NULL);
     cp_channel_send(ch, "{\"id\":987654321,\"result\":1}", 27, NULL, NULL);
     reply_int(req, a);
+  } else if (has(msg, len, "\"op\":\"ctl\"")) {
+    cp_request_fail(req, "x\r\t\001y"); /* control characters travel escaped */
   } else if (has(msg, len, "\"op\":\"text\"")) {
     static const char s[] = "\"a \\\"q\\\" b\\\\ c\\n\\u00e9\"";
     cp_request_reply(req, s, sizeof s - 1);
@@ -148,6 +150,23 @@ static int worker_garbage(cp_loop *loop, cp_channel *ch, int argc, char **argv, 
   return cp_channel_set_events(ch, &ev, NULL) ? 1 : 0;
 }
 
+/* escapes: answers each request with an error string using every JSON escape, surrogate pairs and
+ * lone surrogates (which decode to U+FFFD). */
+static void escapes_on_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
+  (void)ud;
+  char buf[256];
+  int n = snprintf(buf, sizeof buf,
+                   "{\"id\":%lld,\"error\":\"a\\/b\\bc\\fd\\re\\tf\\u00e9\\ud83d\\ude00\\ud800x\\udc00\\u0041\\u07ff\"}",
+                   num_of(msg, len, "id"));
+  cp_channel_send(ch, buf, (size_t)n, NULL, NULL);
+}
+
+static int worker_escapes(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
+  (void)loop, (void)argc, (void)argv, (void)ud;
+  cp_channel_events ev = {.on_message = escapes_on_message};
+  return cp_channel_set_events(ch, &ev, NULL) ? 1 : 0;
+}
+
 /* die: exits 1 before reading anything. */
 static int worker_die(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
   (void)loop, (void)ch, (void)argc, (void)argv, (void)ud;
@@ -172,7 +191,7 @@ static int worker_rcrash(cp_loop *loop, cp_channel *ch, int argc, char **argv, v
 
 static const cp_worker_def workers[] = {
     {"calc", worker_calc, NULL},       {"reverse", worker_reverse, NULL}, {"garbage", worker_garbage, NULL},
-    {"die", worker_die, NULL},         {"rcrash", worker_rcrash, NULL},
+    {"die", worker_die, NULL},         {"rcrash", worker_rcrash, NULL},   {"escapes", worker_escapes, NULL},
 };
 
 /* ---- request/response on one channel ---------------------------------------------------------- */
@@ -249,6 +268,30 @@ static void request_gets_result_error_and_escaped_text(void **state) {
   assert_int_equal(st.sent, 3);
   assert_int_equal(st.replied, 3);
   assert_int_equal(st.pending, 0);
+  finish_child(loop, c);
+}
+
+/* Every escape of a reply's error string is decoded (surrogate pairs joined, lone surrogates made
+ * U+FFFD), and control characters in a cp_request_fail() message are escaped on the way. */
+static void reply_escapes_decode_and_control_characters_travel(void **state) {
+  (void)state;
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  cp_child *c = fork_worker(loop, "escapes", NULL);
+  got g = {0};
+  assert_int_equal(cp_channel_request(cp_child_channel(c), "{}", 2, on_reply, &g), 0);
+  run_until(loop, &g, 1);
+  assert_int_equal(g.code, CP_OK);
+  assert_string_equal(g.error, "a/b\bc\fd\re\tf\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx\xef\xbf\xbd"
+                               "A\xdf\xbf");
+  finish_child(loop, c);
+  assert_int_equal(cp_loop_new(&loop), 0);
+  c = fork_worker(loop, "calc", NULL);
+  memset(&g, 0, sizeof g);
+  assert_int_equal(cp_channel_request(cp_child_channel(c), "{\"op\":\"ctl\"}", 12, on_reply, &g), 0);
+  run_until(loop, &g, 1);
+  assert_int_equal(g.code, CP_OK);
+  assert_string_equal(g.error, "x\r\t\001y");
   finish_child(loop, c);
 }
 
@@ -602,6 +645,32 @@ static void pool_start_failures_back_off_then_fail_queued_tasks(void **state) {
   pool_close(&r, CP_POOL_DRAIN);
 }
 
+/* Issue 14: a drain used to restart unstartable workers forever (start failures were not counted
+ * while shutting down), so cp_loop_run() never returned. */
+static void pool_drain_with_unstartable_workers_ends(void **state) {
+  (void)state;
+  pool_run r;
+  cp_pool_options o = {.workers = 2, .file = "/nonexistent/worker", .restart_delay_ms = 5,
+                       .max_start_failures = 3};
+  pool_open(&r, &o);
+  got g = {0};
+  submit(&r, "{}", &g);
+  assert_int_equal(cp_pool_shutdown(r.pool, CP_POOL_DRAIN, on_done, &r), 0);
+  uint64_t t0 = cptest_now_ms();
+  int alive = 1;
+  while (alive > 0 && cptest_now_ms() - t0 < 10000) alive = cp_loop_run(r.loop, CP_RUN_ONCE);
+  assert_int_equal(alive, 0); /* the loop ended; it did not spin for 10 s */
+  assert_int_equal(g.calls, 1);
+  assert_int_equal(g.code, CP_ENOENT);
+  assert_int_equal(r.done_calls, 1);
+  cp_pool_stats st;
+  assert_int_equal(cp_pool_stats_get(r.pool, &st), 0);
+  assert_true(st.workers_started <= 4);
+  cp_pool_free(r.pool);
+  assert_int_equal(cp_loop_free(r.loop), 0);
+  assert_true(cptest_no_children());
+}
+
 static void pool_worker_dying_at_once_does_not_spin(void **state) {
   (void)state;
   pool_run r;
@@ -824,6 +893,7 @@ int main(int argc, char **argv) {
   if (getenv("CPTEST_FILTER")) cmocka_set_test_filter(getenv("CPTEST_FILTER"));
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(request_gets_result_error_and_escaped_text),
+      cmocka_unit_test(reply_escapes_decode_and_control_characters_travel),
       cmocka_unit_test(requests_in_flight_get_replies_out_of_order),
       cmocka_unit_test(bad_replies_are_counted_and_reported_never_a_crash),
       cmocka_unit_test(request_bad_input_is_einval),
@@ -836,6 +906,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(pool_recycles_worker_past_rss_limit),
       cmocka_unit_test(pool_start_failures_back_off_then_fail_queued_tasks),
       cmocka_unit_test(pool_worker_dying_at_once_does_not_spin),
+      cmocka_unit_test(pool_drain_with_unstartable_workers_ends),
       cmocka_unit_test(pool_cancel_fails_queued_and_running_with_ecanceled),
       cmocka_unit_test(pool_full_queue_is_eagain_or_waits_memory_bounded),
       cmocka_unit_test(pool_counts_bad_messages_from_workers),

@@ -34,6 +34,10 @@
 #include <unistd.h>
 #endif
 
+#ifdef CP_COVERAGE
+void __gcov_dump(void);
+#endif
+
 /* Exit statuses of cprun itself, as coreutils' timeout(1) and env(1) use them. */
 enum {
   EXIT_TIMED_OUT = 124,
@@ -118,9 +122,13 @@ static const char help_text[] =
     "Without --json the child's stdout and stderr are cprun's own (live output).\n"
     "\n"
     "Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to cprun are forwarded to the child (to its\n"
-    "tree with --tree), and cprun then exits as the child did (143 for a SIGTERM it died of); with\n"
-    "--tree, whatever the child left running in its tree is killed when the child ends. On\n"
-    "Windows, Ctrl-C, Ctrl-Break and closing the console terminate the child (its job with --tree).\n"
+    "tree with --tree), and cprun then exits as the child did (143 for a SIGTERM it died of) once\n"
+    "the child has exited, whatever its descendants still hold; a second signal of the same kind\n"
+    "makes cprun exit at once (128+N, no record). With --timeout a run never outlasts the timeout\n"
+    "(plus --kill-after): a child that exited in time but left a process holding its output is\n"
+    "reported as timed out. With --tree, whatever the child left running in its tree is killed\n"
+    "when the child ends. On Windows, Ctrl-C, Ctrl-Break and closing the console terminate the\n"
+    "child (its job with --tree).\n"
     "The child never outlives cprun (unless --detach): if cprun is killed, even with SIGKILL, the\n"
     "child (its tree with --tree) is killed too.\n"
     "\n"
@@ -510,8 +518,16 @@ static void catch_signals(void) { SetConsoleCtrlHandler(on_console_event, TRUE);
 #else
 static int signal_pipe[2] = {-1, -1};
 
+static volatile sig_atomic_t received[32]; /* signals received so far, by number */
+
+/* A second signal of a kind already forwarded means "stop now": cprun exits at once as if killed by
+ * it (128+N), leaving the record unwritten; the child dies with cprun (kill_on_parent_exit). */
 static void on_signal(int sig) {
   int saved = errno;
+  if (sig > 0 && sig < 32) {
+    if (received[sig]) _exit(128 + sig);
+    received[sig] = 1;
+  }
   pending_signal = sig;
   ssize_t n = write(signal_pipe[1], "s", 1); /* wakes the poll() below */
   (void)n;
@@ -544,7 +560,19 @@ typedef struct run_state {
   size_t len[2], cap[2];
   size_t max;
   bool limit_hit, closed, started, start_failed;
+  bool out_of_memory; /* the capture could not grow: the child was killed, the run failed */
+  bool exited;
+  bool ending; /* cprun killed the child (max-buffer, a forwarded signal): the run ends at its exit */
 } run_state;
+
+/* Once cprun itself killed the child (for --max-buffer or a signal it forwarded) and the child has
+ * exited, the run is over: stop reading the pipes that descendants may still hold (Node's spawnSync
+ * closes them at its kill too), so the record comes whatever they do. What was read is kept. */
+static void end_run_if_over(run_state *st) {
+  if (!st->ending || !st->exited || st->closed) return;
+  cp_child_close_output(st->child, 1); /* CP_EPIPE: already at its end */
+  cp_child_close_output(st->child, 2);
+}
 
 static void capture(run_state *st, int i, const char *data, size_t n) {
   if (!n || (i == 0 ? st->res->out_truncated : st->res->err_truncated)) return;
@@ -555,7 +583,8 @@ static void capture(run_state *st, int i, const char *data, size_t n) {
     char *p = realloc(st->buf[i], cap);
     if (!p) {
       keep = 0;
-      n = room + 1; /* treat as past the limit: stop keeping, kill */
+      n = room + 1; /* stop keeping and kill, as past the limit, but report it as ENOMEM */
+      st->out_of_memory = true;
     } else {
       st->buf[i] = p;
       st->cap[i] = cap;
@@ -575,6 +604,8 @@ static void capture(run_state *st, int i, const char *data, size_t n) {
       cp_child_terminate(st->child, st->cfg->kill_signal ? st->cfg->kill_signal : CP_SIGTERM,
                          (uint64_t)st->cfg->kill_after_ms);
       cp_child_end(st->child);
+      st->ending = true;
+      end_run_if_over(st);
     }
   }
 }
@@ -616,7 +647,9 @@ static void on_error(cp_child *c, const cp_error *e, void *ud) {
 static void on_exit_ev(cp_child *c, int64_t status, int sig, void *ud) {
   run_state *st = ud;
   (void)status, (void)sig;
+  st->exited = true;
   if (st->cfg->tree) cp_child_kill_tree(c, CP_SIGKILL); /* CP_ESRCH: nothing was left */
+  end_run_if_over(st);
 }
 
 static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
@@ -627,8 +660,27 @@ static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
   st->res->timed_out = cp_child_timed_out(c);
 }
 
+/* --input that could not be written (out of memory queueing it): running the child without it
+ * would be a wrong result that looks right, so the child is killed and the run fails. CP_EPIPE is
+ * the child's own doing (it closed its stdin, or never started: on_error says why). */
+static void on_input_written(cp_child *c, int status, void *ud) {
+  run_state *st = ud;
+  if (status == 0 || status == CP_EPIPE || st->res->error.code) return;
+  cp_error *e = &st->res->error;
+  e->code = status;
+  e->syscall = "write";
+  snprintf(e->message, sizeof e->message, "write %s: could not pass --input to the child (it was killed)",
+           cp_err_name(status));
+  cp_child_kill(c, CP_SIGKILL);
+}
+
 static void forward_signal(run_state *st, int sig) {
   if (!st->child || st->closed) return;
+  st->ending = true;
+  if (st->exited) {
+    end_run_if_over(st); /* only descendants hold the pipes: cprun reports the child's own end */
+    return;
+  }
   if (st->cfg->kill_after_ms)
     cp_child_terminate(st->child, sig, (uint64_t)st->cfg->kill_after_ms);
   else if (st->cfg->tree)
@@ -697,7 +749,8 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
     snprintf(res->error.message, sizeof res->error.message, "spawn %s: %s", cp_err_name(rc), cp_strerror(rc));
   } else {
     if (cfg->input_path) {
-      cp_child_write(st.child, cfg->input ? cfg->input : "", cfg->input_len, NULL, NULL);
+      int wrc = cp_child_write(st.child, cfg->input ? cfg->input : "", cfg->input_len, on_input_written, &st);
+      if (wrc) on_input_written(st.child, wrc, &st);
       cp_child_end(st.child);
     }
     drive(loop, &st);
@@ -710,6 +763,12 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
     b->data = st.buf[i] ? st.buf[i] : calloc(1, 1);
     b->len = st.len[i];
     if (b->data) b->data[b->len] = '\0';
+  }
+  if (st.out_of_memory && !res->error.code) {
+    res->error.code = CP_ENOMEM;
+    res->error.syscall = "read";
+    snprintf(res->error.message, sizeof res->error.message,
+             "read ENOMEM: out of memory keeping the child's output (the child was killed)");
   }
   if (res->error.code) return;
   if (res->timed_out) {
@@ -730,6 +789,7 @@ static void run_child(const cprun_config *cfg, cp_result *res) {
  * past --max-buffer is 128 + the kill signal (the JSON record says what really happened). Then a
  * child that ran reports its own end; one that never ran is 127 / 126 / 125 by why. */
 static int exit_status_for(const cprun_config *cfg, const cp_result *res) {
+  if (res->error.code == CP_ENOMEM) return EXIT_CPRUN_FAILED; /* cprun's own failure, not the child's */
   if (res->timed_out) return EXIT_TIMED_OUT;
   if (res->out_truncated || res->err_truncated)
     return EXIT_SIGNAL_BASE + (cfg->kill_signal ? cfg->kill_signal : CP_SIGTERM);
@@ -809,9 +869,17 @@ static int cprun_main(int argc, char **argv) {
     st = fflush(stdout) == 0 ? 0 : EXIT_CPRUN_FAILED;
     /* The child is left running on purpose, and with it the loop that started it: leave without
      * tearing them down (and without a leak checker's complaint about them). */
+#ifdef CP_COVERAGE
+    __gcov_dump(); /* _Exit skips it: a coverage build writes its counters first */
+#endif
     _Exit(st);
   }
   if (cfg.json) {
+#ifndef _WIN32
+    /* A reader that is gone is a write error (125 below), not death by SIGPIPE: 141 would read as
+     * the child's own end. The child has closed: nothing inherits this. */
+    signal(SIGPIPE, SIG_IGN);
+#endif
     if (write_json_record(stdout, &res) != 0) {
       fprintf(stderr, "cprun: writing the JSON record: %s\n", strerror(errno));
       st = EXIT_CPRUN_FAILED;
@@ -851,5 +919,20 @@ out:
   return st;
 }
 #else
-int main(int argc, char **argv) { return cprun_main(argc, argv); }
+/* A closed 0, 1 or 2 would be taken by the next descriptor cprun or the library opens, and the
+ * child would get that in the slot: fill them with the null device first (docs/security.md). */
+static int fill_closed_std_fds(void) {
+  for (int fd = 0; fd < 3; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int n = open("/dev/null", O_RDWR);
+    if (n < 0) return -1;
+    if (n != fd && (dup2(n, fd) < 0 || close(n) < 0)) return -1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (fill_closed_std_fds() != 0) return EXIT_CPRUN_FAILED; /* nowhere left to say why */
+  return cprun_main(argc, argv);
+}
 #endif

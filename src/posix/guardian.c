@@ -121,9 +121,10 @@ static void guardian_main(int fd) {
   pid_t target;
   char b;
   /* 0 (released before the child started), and never init or "every process". */
-  if (!read_full(fd, &target, sizeof target) || target == 0 || target == 1 || target == -1) _exit(0);
+  if (!read_full(fd, &target, sizeof target) || target == 0 || target == 1 || target == -1)
+    posix_exit_flushed(0);
   if (!read_full(fd, &b, 1)) kill(target, SIGKILL);
-  _exit(0);
+  posix_exit_flushed(0);
 }
 
 int posix_guardian_start(guardian_link *g, const char **syscall_name) {
@@ -148,7 +149,7 @@ int posix_guardian_start(guardian_link *g, const char **syscall_name) {
     return posix_error(e);
   }
   if (mid == 0) {
-    if (fork() != 0) _exit(0); /* the middle process: gone at once, the guardian goes to init */
+    if (fork() != 0) posix_exit_flushed(0); /* the middle process: gone at once, the guardian goes to init */
     guardian_main(gp[0]);
   }
   close(gp[0]);

@@ -62,4 +62,14 @@ int posix_error(int errnum);
 #define POSIX_READ_BUF (64 * 1024)
 char *posix_read_buffer(os_loop *loop);
 
+/* _exit() for a process of ours with its own memory (a fork, not the vfork child) that never
+ * returns to exit(): a coverage build (CP_COVERAGE, ci/test-coverage.sh) writes its counters first,
+ * or what that process ran would not count. */
+#ifdef CP_COVERAGE
+void __gcov_dump(void);
+#define posix_exit_flushed(code) (__gcov_dump(), _exit(code))
+#else
+#define posix_exit_flushed(code) _exit(code)
+#endif
+
 #endif /* CP_POSIX_H */

@@ -44,6 +44,9 @@ static bool stream_after_cb(os_stream *s) {
   return false;
 }
 
+/* A request written in full or failed, waiting only for its completion callback. */
+static bool stream_req_finished(const write_req *r) { return r->status || r->done == r->len; }
+
 static void stream_update(os_stream *s) {
   unsigned ev = 0;
   if (s->reading) ev |= POLLIN;
@@ -187,8 +190,11 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
   r->len = len;
   r->cb = cb;
   r->data = data;
-  if (!s->wq_head) {
-    /* Nothing queued: write now, and deliver the completion on the next turn without polling. */
+  if (!s->wq_tail || stream_req_finished(s->wq_tail)) {
+    /* Nothing waits for the descriptor (at most finished writes whose completion is not delivered
+     * yet): write now, as libuv's try-write does, so the bytes are in the pipe or socket before
+     * the call returns (a process that exits right after sending loses nothing the socket could
+     * hold), and deliver the completion on the next turn, in order, without polling. */
     while (r->done < r->len) {
       ssize_t n = stream_write1(s, (const char *)buf + r->done, len - r->done);
       if (n < 0) {
@@ -199,7 +205,11 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
       r->done += (size_t)n;
     }
     if (r->status || r->done == r->len) {
-      s->wq_head = s->wq_tail = r;
+      if (s->wq_tail)
+        s->wq_tail->next = r;
+      else
+        s->wq_head = r;
+      s->wq_tail = r;
       posix_feed(s->loop, &s->w);
       return 0;
     }
@@ -234,4 +244,10 @@ void os_stream_close(os_stream *s) {
     s->closed = true; /* freed by stream_after_cb() */
   else
     free(s);
+}
+
+/* A channel's bytes go over the socket as they are: nothing to set up. */
+void os_stream_carry_channel(os_stream *s, size_t max_message) {
+  (void)s;
+  (void)max_message;
 }

@@ -1,11 +1,19 @@
 /* stream.c - the parent's end of a pipe to a child: overlapped reads into a 64 KiB buffer per
- * stream and overlapped writes, one at a time in queue order, completed on the loop's port. Also
+ * stream and overlapped writes in queue order (the next one issued once the pipe took the previous
+ * one whole), completed on the loop's port. Also
  * the uniquely named pipes the streams sit on, and the channel a child opens from NODE_CHANNEL_FD.
+ *
+ * A stream that carries a message channel (os_stream_carry_channel) speaks libuv's IPC framing, as
+ * Node for Windows does: each write goes out as one frame (header and payload in one WriteFile, so
+ * a libuv reader never waits on half a header), and what is read has its frames stripped before it
+ * reaches the channel (src/ipc_frame.c). A malformed frame ends the stream with a read error.
  *
  * Lifetime: a closed stream is freed only when the kernel owes it no packet (its read, its write in
  * flight, a posted delivery): os_stream_close() cancels the I/O, closes the handle and leaves the
  * stream to the loop until the cancellations come back. */
 #include "win32.h"
+
+#include "../ipc_frame.h"
 
 #include <io.h>
 #include <limits.h>
@@ -23,6 +31,8 @@ typedef struct write_req {
   size_t len, done;
   os_write_cb cb;
   void *data;
+  bool issued;    /* WriteFile called (its packet is owed) */
+  bool sync_full; /* ... and it wrote everything at once: the next write need not wait for the packet */
   struct write_req *next;
 } write_req;
 
@@ -32,15 +42,18 @@ struct os_stream {
   win32_op rop;  /* the read in flight */
   win32_op kick; /* a posted packet delivering what was read while reading was stopped */
   char *rbuf;
-  size_t stash_n;   /* bytes in rbuf not delivered yet */
-  int stash_status; /* 1: end of stream not delivered yet; < 0: a read error not delivered yet */
+  size_t stash_off, stash_n; /* rbuf[stash_off..+stash_n): bytes not delivered yet */
+  int stash_status;          /* 1: end of stream not delivered yet; < 0: a read error not delivered yet */
   bool reading, read_pending, kick_pending, at_end, write_pending, closed, zombie;
   bool delivering; /* the reader's callback has rbuf: no read into it until it returns */
   os_read_cb read_cb;
   void *read_data;
-  write_req *wq_head, *wq_tail; /* the head is the write in flight when write_pending */
+  write_req *wq_head, *wq_tail; /* in order, the issued ones first; write_pending: the last is in flight */
+  write_req *wq_next;           /* the first one not issued yet (NULL: none) */
   int ops;                      /* packets the kernel (or we) still owe this stream */
   int in_cb;
+  bool framed; /* carries a channel: libuv IPC frames on the wire */
+  cp__frame_reader frames;
 };
 
 #define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -89,7 +102,7 @@ static void deliver(os_stream *s) {
       s->stash_n = 0;
       s->in_cb++;
       s->delivering = true;
-      s->read_cb(s, s->read_data, s->rbuf, n, 0); /* may stop, restart or close */
+      s->read_cb(s, s->read_data, s->rbuf + s->stash_off, n, 0); /* may stop, restart or close */
       s->delivering = false;
       if (!after_cb(s)) return;
       continue;
@@ -117,10 +130,15 @@ static void on_read(win32_op *op, DWORD bytes, DWORD error) {
     stream_release(s);
     return;
   }
-  if (!error && bytes) {
+  if (!error && bytes && s->framed) {
+    int rc = cp__frame_strip(&s->frames, s->rbuf, bytes, &s->stash_off, &s->stash_n);
+    if (rc) s->stash_status = rc; /* after the payload that came before the bad header */
+  } else if (!error && bytes) {
+    s->stash_off = 0;
     s->stash_n = bytes;
   } else if (error && is_end_of_stream(error)) {
-    s->stash_status = 1;
+    int rc = s->framed ? cp__frame_end(&s->frames) : 0;
+    s->stash_status = rc ? rc : 1;
   } else if (error) {
     int rc = win32_error(error);
     s->stash_status = rc ? rc : CP_EIO;
@@ -147,45 +165,64 @@ static void on_kick(win32_op *op, DWORD bytes, DWORD error) {
 
 static void on_written(win32_op *op, DWORD bytes, DWORD error);
 
+/* Issues the queued writes in order. A write the pipe takes whole at once (WriteFile completing
+ * synchronously) lets the next one go at once too, as libuv's try-write does: the bytes are in the
+ * pipe when os_stream_write() returns, so a process that exits right after sending loses nothing
+ * the pipe could hold. Completions still come as packets, in queue order. */
 static void start_write(os_stream *s) {
-  write_req *r = s->wq_head;
-  if (!r || s->write_pending || s->closed) return;
-  size_t left = r->len - r->done;
-  DWORD chunk = (DWORD)(left > WRITE_CHUNK ? WRITE_CHUNK : left);
-  memset(&r->op.ov, 0, sizeof r->op.ov);
-  r->op.posted = false;
-  s->write_pending = true;
-  s->ops++;
-  DWORD e = 0;
-  if (chunk == 0) {
-    e = 0; /* nothing to write: complete it through the port without touching the pipe */
-  } else if (WriteFile(s->h, r->buf + r->done, chunk, NULL, &r->op.ov)) {
+  while (!s->write_pending && !s->closed) {
+    write_req *r = s->wq_next;
+    if (!r) return;
+    size_t left = r->len - r->done;
+    DWORD chunk = (DWORD)(left > WRITE_CHUNK ? WRITE_CHUNK : left);
+    memset(&r->op.ov, 0, sizeof r->op.ov);
+    r->op.posted = false;
+    r->issued = true;
+    s->wq_next = r->next;
+    s->write_pending = true;
+    s->ops++;
+    DWORD e = 0, n = 0;
+    if (chunk == 0) {
+      e = 0; /* nothing to write: complete it through the port without touching the pipe */
+    } else if (WriteFile(s->h, r->buf + r->done, chunk, &n, &r->op.ov)) {
+      if (n == left) { /* all of it is in the pipe; its packet follows */
+        r->sync_full = true;
+        r->done = r->len;
+        s->write_pending = false;
+        continue;
+      }
+      return;
+    } else {
+      e = GetLastError();
+      if (e == ERROR_IO_PENDING) return;
+    }
+    if (win32_post(s->loop, &r->op, e)) {
+      /* The port refuses packets: fail this write now, from the next poll it cannot be. Keep it
+       * queued as failed so the order of callbacks is kept; the stream is unusable anyway. */
+      s->write_pending = false;
+      r->issued = false;
+      s->wq_next = r;
+      s->ops--;
+    }
     return;
-  } else {
-    e = GetLastError();
-    if (e == ERROR_IO_PENDING) return;
-  }
-  if (win32_post(s->loop, &r->op, e)) {
-    /* The port refuses packets: fail this write now, from the next poll it cannot be. Keep it
-     * queued as failed so the order of callbacks is kept; the stream is unusable anyway. */
-    s->write_pending = false;
-    s->ops--;
   }
 }
 
 static void on_written(win32_op *op, DWORD bytes, DWORD error) {
   write_req *r = CONTAINER(op, write_req, op);
   os_stream *s = r->s;
-  s->write_pending = false;
+  if (!r->sync_full) s->write_pending = false; /* else a later write may be the one pending */
   s->ops--;
   if (s->closed) { /* dropped by os_stream_close(): no callback */
     free(r);
     stream_release(s);
     return;
   }
-  if (!error && bytes) {
+  if (!r->sync_full && !error && bytes) {
     r->done += bytes;
     if (r->done < r->len) {
+      r->issued = false; /* the rest goes next, still ahead of everything after it */
+      s->wq_next = r;
       start_write(s);
       return;
     }
@@ -258,8 +295,16 @@ int os_stream_read_start(os_stream *s, os_read_cb cb, void *data) {
 void os_stream_read_stop(os_stream *s) { s->reading = false; }
 
 int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, void *data) {
-  write_req *r = calloc(1, sizeof *r);
+  size_t frames = s->framed ? cp__frame_count(len) : 0;
+  size_t extra = frames ? len + frames * CP__FRAME_HEADER : 0;
+  if (frames && extra < len) return CP_ENOBUFS;
+  write_req *r = calloc(1, sizeof *r + extra);
   if (!r) return CP_ENOMEM;
+  if (frames) { /* the framed copy sits right after the request, freed with it */
+    char *framed = (char *)(r + 1);
+    len = cp__frame_write(framed, buf, len);
+    buf = framed;
+  }
   r->op.done = on_written;
   r->op.handle = s->h;
   r->s = s;
@@ -272,23 +317,29 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
   else
     s->wq_head = r;
   s->wq_tail = r;
+  if (!s->wq_next) s->wq_next = r;
   start_write(s);
   return 0;
+}
+
+void os_stream_carry_channel(os_stream *s, size_t max_message) {
+  s->framed = true;
+  /* A frame holds one message and the channel's own framing around it (at most 4 bytes). */
+  uint64_t limit = max_message > UINT32_MAX - 4 ? UINT32_MAX : (uint64_t)max_message + 4;
+  cp__frame_reader_init(&s->frames, limit);
 }
 
 void os_stream_close(os_stream *s) {
   if (!s) return;
   s->closed = true;
   s->reading = false;
-  /* Queued writes go without their callbacks; the one in flight waits for its packet. */
-  write_req *r = s->wq_head;
-  if (s->write_pending && r) {
-    write_req *rest = r->next;
-    r->next = NULL;
-    r = rest;
-  } else {
-    s->wq_head = NULL;
-  }
+  /* Queued writes go without their callbacks; those issued (a prefix of the queue) wait for their
+   * packets, which free them. */
+  write_req **pp = &s->wq_head;
+  while (*pp && (*pp)->issued) pp = &(*pp)->next;
+  write_req *r = *pp;
+  *pp = NULL;
+  s->wq_next = NULL;
   while (r) {
     write_req *next = r->next;
     free(r);

@@ -22,6 +22,8 @@
  *   both N            writes N pattern bytes to stdout and N to stderr, alternating in 4 KiB chunks.
  *   fill-cat N        "both N", then "cat": fills both pipes before it reads any of stdin.
  *   out-sleep N MS    writes N pattern bytes to stdout, then sleeps MS milliseconds.
+ *   err-sleep N MS    the same on stderr.
+ *   sleep-err MS N    sleeps MS milliseconds, then writes N pattern bytes to stderr.
  *   sleep MS          sleeps MS milliseconds, then exits 0.
  *   noread-sleep MS   the same, said for tests where stdin must stay unread.
  *   fds               POSIX: lists its open fds (from /proc/self/fd, without that directory's own
@@ -34,6 +36,10 @@
  *   spawn-sleeper MS [WAIT]  starts a grandchild "cp-testchild sleep MS" with its stdio on the null
  *                     device (so it holds none of our pipes), prints the grandchild's pid and "\n",
  *                     then sleeps WAIT ms (default 0) and exits 0 without waiting for the grandchild.
+ *   hold WHICH WAIT MODE [ARGS...]  starts a grandchild "cp-testchild MODE ARGS..." that holds our
+ *                     stdout (WHICH out), stderr (err), both (both) or neither (none), the rest of
+ *                     its stdio on the null device; prints its pid and "\n"; sleeps WAIT ms and exits
+ *                     0 without waiting for it: the daemon that keeps a parent's pipes open.
  *   ready-sleep MS [TREE]  prints "ready <own pid>", and with TREE also starts a grandchild as
  *                     spawn-sleeper does and prints " <its pid>", then "\n", and sleeps MS.
  *   show              Windows: prints "<1 if STARTF_USESHOWWINDOW> <wShowWindow>\n" of its STARTUPINFO.
@@ -41,6 +47,7 @@
  *   ids               POSIX: prints "<pid> <process group> <session>\n". Windows: "<pid> 0 0\n".
  * Status 2 (and a usage line on stderr) for a missing or unknown mode; 4 when a write fails.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +251,48 @@ static int print_show(void) {
   return 0;
 }
 
+/* A grandchild "<self> ARGS..." whose stdout/stderr are ours when `which` says so (else NUL). */
+static int spawn_holder(const char *which, char **gargs) {
+  wchar_t self[32768];
+  DWORD n = GetModuleFileNameW(NULL, self, 32768);
+  if (n == 0 || n >= 32768) return 4;
+  size_t len = wcslen(self) + 8;
+  for (char **a = gargs; *a; a++) len += strlen(*a) + 3;
+  wchar_t *cmd = malloc(len * sizeof *cmd);
+  if (!cmd) return 4;
+  _snwprintf(cmd, len, L"\"%ls\"", self);
+  cmd[len - 1] = 0;
+  for (char **a = gargs; *a; a++) { /* plain words: no quoting needed */
+    wchar_t *w = utf16(*a);
+    wcscat(cmd, L" ");
+    wcscat(cmd, w);
+    free(w);
+  }
+  bool out = strcmp(which, "out") == 0 || strcmp(which, "both") == 0;
+  bool err = strcmp(which, "err") == 0 || strcmp(which, "both") == 0;
+  SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, TRUE};
+  HANDLE nul = CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
+                           OPEN_EXISTING, 0, NULL);
+  if (nul == INVALID_HANDLE_VALUE) return 4;
+  HANDLE ho = GetStdHandle(STD_OUTPUT_HANDLE), he = GetStdHandle(STD_ERROR_HANDLE);
+  SetHandleInformation(GetStdHandle(STD_INPUT_HANDLE), HANDLE_FLAG_INHERIT, 0);
+  SetHandleInformation(ho, HANDLE_FLAG_INHERIT, out ? HANDLE_FLAG_INHERIT : 0);
+  SetHandleInformation(he, HANDLE_FLAG_INHERIT, err ? HANDLE_FLAG_INHERIT : 0);
+  STARTUPINFOW si;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  si.dwFlags = STARTF_USESTDHANDLES;
+  si.hStdInput = nul;
+  si.hStdOutput = out ? ho : nul;
+  si.hStdError = err ? he : nul;
+  PROCESS_INFORMATION pi;
+  BOOL ok = CreateProcessW(self, cmd, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi);
+  free(cmd);
+  if (!ok) return 4;
+  printf("%lu\n", (unsigned long)pi.dwProcessId);
+  return 0;
+}
+
 static int spawn_sleeper(const char *ms) {
   wchar_t self[32768];
   DWORD n = GetModuleFileNameW(NULL, self, 32768);
@@ -397,6 +446,32 @@ static int print_ids(void) {
 static int print_show(void) { return usage(); } /* a Windows notion */
 static int ignore_ctrlc_sleep(const char *ms) { (void)ms; return usage(); } /* a Windows notion */
 
+/* A grandchild "<self> ARGS..." whose stdout/stderr are ours when `which` says so (else /dev/null). */
+static int spawn_holder(const char *which, char **gargs) {
+  char self[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return 4;
+  self[n] = '\0';
+  bool out = strcmp(which, "out") == 0 || strcmp(which, "both") == 0;
+  bool err = strcmp(which, "err") == 0 || strcmp(which, "both") == 0;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) return 4;
+  if (pid == 0) {
+    int nul = open("/dev/null", O_RDWR);
+    if (nul < 0) _exit(4);
+    dup2(nul, 0);
+    if (!out) dup2(nul, 1);
+    if (!err) dup2(nul, 2);
+    if (nul > 2) close(nul);
+    gargs[-1] = (char *)"cp-testchild";
+    execv(self, gargs - 1);
+    _exit(4);
+  }
+  printf("%ld\n", (long)pid);
+  return 0;
+}
+
 static int spawn_sleeper(const char *ms) {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -466,9 +541,15 @@ static int run(int argc, char **argv) {
     cat();
     return 0;
   }
-  if (strcmp(mode, "out-sleep") == 0) {
-    write_pattern(stdout, 0, num(a));
-    if (fflush(stdout) != 0) return 4;
+  if (strcmp(mode, "sleep-err") == 0) {
+    sleep_ms(num(a));
+    write_pattern(stderr, 0, num(b));
+    return fflush(stderr) != 0 ? 4 : 0;
+  }
+  if (strcmp(mode, "out-sleep") == 0 || strcmp(mode, "err-sleep") == 0) {
+    FILE *f = mode[0] == 'o' ? stdout : stderr;
+    write_pattern(f, 0, num(a));
+    if (fflush(f) != 0) return 4;
     sleep_ms(num(b));
     return 0;
   }
@@ -489,6 +570,13 @@ static int run(int argc, char **argv) {
       sleep_ms(num(b));
     }
     return rc;
+  }
+  if (strcmp(mode, "hold") == 0) {
+    if (argc < 5) return usage();
+    long long wait = num(b);
+    if (spawn_holder(a, argv + 4) || fflush(stdout) != 0) return 4;
+    sleep_ms(wait);
+    return 0;
   }
   if (strcmp(mode, "ready-sleep") == 0) {
     if (!a) return usage();

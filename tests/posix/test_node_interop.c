@@ -1,6 +1,6 @@
 /* test_node_interop.c - the channel against the real `node`, both ways: a Node parent talking to
  * examples/ipc-echo, and a childproc parent forking a Node child that uses process.send and
- * process.on('message'). POSIX only: the Windows build runs under Wine, where no node is. */
+ * process.on('message'). The Windows twin, against node.exe under Wine, is tests/win32/test_win32_node.c. */
 #include <childproc.h>
 
 #include <setjmp.h>

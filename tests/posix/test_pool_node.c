@@ -1,7 +1,7 @@
 /* test_pool_node.c - a pool of Node workers driven from C: examples/worker.js (the plain
  * process.on('message') / process.send({id, result}) pattern) serves cp_pool tasks unchanged, and a
- * Node worker that crashes is replaced with its task requeued. POSIX only: the Windows build runs
- * under Wine, where there is no node. examples/worker.js is found through CHILDPROC_SOURCE_DIR when
+ * Node worker that crashes is replaced with its task requeued. node.exe workers under Wine are in
+ * tests/win32/test_win32_node.c. examples/worker.js is found through CHILDPROC_SOURCE_DIR when
  * the build defines it, else relative to this binary (build directories inside the source tree). */
 #include <childproc.h>
 

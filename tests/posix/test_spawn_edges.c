@@ -32,7 +32,10 @@
 #define __WALL 0
 #endif
 
-#define TEST_UID 54321 /* no passwd entry needed; nothing else on the machine runs as it */
+/* A user of this run's own (no passwd entry needed), so that RLIMIT_NPROC, which counts the user's
+ * tasks across the machine, sees only this test's: another run at the same time has another. */
+static uid_t test_uid;
+#define TEST_UID test_uid
 #define NOBODY 65534
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
@@ -844,6 +847,7 @@ static void tree_group_id_is_held_until_the_child_is_freed(void **state) {
 }
 
 int main(int argc, char **argv) {
+  test_uid = (uid_t)(54321 + getpid() % 10000);
   if (argc > 1 && strcmp(argv[1], "probe-at-fd-limit") == 0) return probe_at_fd_limit_main();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(linux_failed_tree_spawn_kills_no_unrelated_group),

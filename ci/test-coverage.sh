@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# ci/test-coverage.sh [build-root] - line and branch coverage of src/ and tools/ over the union of
+# two runs of the whole suite: the native build (epoll, pidfd) and the portable one (poll() backend,
+# SIGCHLD exit path), both built with gcc --coverage -fprofile-update=atomic (children and threads
+# update the counters safely) and CP_COVERAGE (processes of ours that leave by _exit write their
+# counters first). Prints a per-file table of lines and branches (gcovr's data of each run, their
+# union by ci/coverage_table.py), the uncovered lines and the totals; ends with one ctest-style
+# summary line over both runs. Targets (issue 14): lines >= 95%, branches >= 85%; they
+# are reported, not enforced: what stays uncovered is mostly the other platform's paths and faults
+# no test can provoke (see the note printed at the end).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+root=${1:-$CP_ROOT/build-ci/coverage}
+ensure_native_deps
+ensure_packages gcovr
+flags="--coverage -fprofile-update=atomic -DCP_COVERAGE=1"
+passed=0 failed=0 total=0 rc_all=0
+
+run_variant() {
+  local name=$1 dir=$root/$1 out rc line
+  shift
+  log "coverage build: $name ($dir)"
+  native_build "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
+    -DCHILDPROC_TEST_CONSUMERS=OFF "$@"
+  find "$dir" -name '*.gcda' -delete
+  out=$(mktemp)
+  set +e
+  run_ctest_cell "$dir" -j "$CP_JOBS" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" -eq 0 ] || rc_all=1
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1 || true)
+  if [ -n "$line" ]; then
+    local f t
+    f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    t=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$((total + t))
+    failed=$((failed + f))
+  else
+    rc_all=1
+  fi
+  rm -f "$out"
+  (cd "$dir" && gcovr -r "$CP_ROOT" --object-directory "$dir" --filter "$CP_ROOT/src/" \
+    --filter "$CP_ROOT/tools/" --exclude "$CP_ROOT/src/win32/" --gcov-ignore-parse-errors \
+    --json -o "$root/$name.json" .)
+}
+
+mkdir -p "$root"
+run_variant native
+run_variant poll-sigchld -DCHILDPROC_FORCE_POLL=ON -DCHILDPROC_FORCE_SIGCHLD=ON
+
+log "coverage of src/ and tools/ (union of the native and poll/SIGCHLD runs)"
+python3 "$CP_ROOT/ci/coverage_table.py" "$root/native.json" "$root/poll-sigchld.json"
+cat <<'NOTE'
+What stays uncovered (see the lines above): src/win32 is not measured here (Windows runs under Wine
+in its own cell); errno-to-code arms no test provokes (src/posix/loop.c); failure arms of the child's
+own steps between clone and exec (fcntl/dup2 failing inside the child, the fork fallback:
+src/posix/spawn.c); read errors other than end of file on pipes and channels; allocation failures
+outside the swept scenarios (the pool's and channel's rarer paths).
+NOTE
+passed=$((total - failed))
+percent=$((total ? passed * 100 / total : 0))
+[ "$failed" -gt 0 ] && [ "$percent" -gt 99 ] && percent=99
+echo "${percent}% tests passed, ${failed} tests failed out of ${total}"
+exit $rc_all
