@@ -149,11 +149,22 @@ int posix_guardian_start(guardian_link *g, const char **syscall_name) {
     return posix_error(e);
   }
   if (mid == 0) {
-    if (fork() != 0) posix_exit_flushed(0); /* the middle process: gone at once, the guardian goes to init */
+    /* The middle process: gone at once, the guardian goes to init. Its exit status is the errno of
+     * a guardian that could not be forked (a process limit), so the spawn fails with it here rather
+     * than later, when the child finds nobody at the other end of the socket. */
+    pid_t guardian = fork();
+    if (guardian != 0) posix_exit_flushed(guardian > 0 ? 0 : errno > 0 && errno < 256 ? errno : EAGAIN);
     guardian_main(gp[0]);
   }
   close(gp[0]);
-  while (waitpid(mid, NULL, 0) < 0 && errno == EINTR) {
+  int st = 0;
+  while (waitpid(mid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+    int e = WEXITSTATUS(st);
+    close(posix_guardian_untrack(g));
+    errno = e;
+    return posix_error(e);
   }
   return 0;
 }
