@@ -329,7 +329,7 @@ static bool sigchld_handler_installed(void) {
                                     : sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
 }
 
-#if !defined(CHILDPROC_TEST_FORCE_SIGCHLD) && !defined(CHILDPROC_TEST_PORTABLE)
+#if !defined(CHILDPROC_TEST_FORCE_SIGCHLD) && !defined(CHILDPROC_TEST_PORTABLE) && defined(__linux__)
 static bool kernel_has_pidfd(void) {
   int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
   if (fd < 0) return false;
@@ -392,7 +392,7 @@ static int limits_helper(const char *which) {
       bad++;
     }
   }
-#if defined(CHILDPROC_TEST_FORCE_SIGCHLD) || defined(CHILDPROC_TEST_PORTABLE)
+#if defined(CHILDPROC_TEST_FORCE_SIGCHLD) || defined(CHILDPROC_TEST_PORTABLE) || !defined(__linux__)
   bool sigchld_path = true; /* this build watches exits with SIGCHLD by design */
 #else
   bool sigchld_path = !kernel_has_pidfd();
