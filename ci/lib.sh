@@ -56,7 +56,7 @@ run_ctest() {
 # count_ctest <label> <ctest output file> <ctest exit status>
 count_ctest() {
   local label=$1 out=$2 rc=$3 line total failed
-  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1 || true)
   if [ -z "$line" ]; then
     CP_CELLS_FAILED+=("$label (no ctest summary)")
     CP_TOTAL_FAILED=$((CP_TOTAL_FAILED + 1))

@@ -3,7 +3,10 @@
 #include "fault_alloc.h"
 
 #include <errno.h>
+#if defined(__GLIBC__) || defined(__APPLE__)
 #include <execinfo.h>
+#define CP_FAULT_HAVE_BACKTRACE 1
+#endif
 #include <unistd.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -28,10 +31,12 @@ static bool fault_now(void) {
   bool fail = m == FAULT_ONLY_NTH ? k == n : k >= n;
   if (fail) {
     atomic_fetch_add(&failed, 1);
+#ifdef CP_FAULT_HAVE_BACKTRACE
     if (m == FAULT_ONLY_NTH && getenv("CP_FAULT_TRACE")) { /* where the failing allocation is made */
       void *frames[32];
       backtrace_symbols_fd(frames, backtrace(frames, 32), 2);
     }
+#endif
     errno = ENOMEM;
   }
   return fail;
