@@ -85,6 +85,15 @@ cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$build/build.log" 2
 bin=$build/bin
 [ -x "$bin/cp_bench" ] || bin=$build/bench # a parent project that does not set the output directory
 B=$bin/cp_bench UV=$bin/cp_bench_uv NODE_JS=$here/node_bench.js P=$bin/pool_bench
+# The same cp_bench against the portable POSIX backend (posix_spawn / fork+exec, poll, SIGCHLD: what
+# macOS and the BSDs run), for its row against raw posix_spawn.
+cmake -S "$root" -B "$build/portable" -DCMAKE_BUILD_TYPE=Release -DCHILDPROC_BUILD_BENCH=ON \
+  -DCHILDPROC_PORTABLE_POSIX=ON -DCHILDPROC_BUILD_TESTS=OFF -DCHILDPROC_BUILD_EXAMPLES=OFF \
+  -DCHILDPROC_BUILD_TOOLS=OFF -DCHILDPROC_INSTALL=OFF >"$build/portable.configure.log" 2>&1 &&
+  cmake --build "$build/portable" -j "$jobs" --target cp_bench >"$build/portable.build.log" 2>&1 || {
+  cat "$build/portable.configure.log" "$build/portable.build.log" >&2; echo "run.sh: portable build failed" >&2; exit 1; }
+BP=$build/portable/bin/cp_bench
+[ -x "$BP" ] || BP=$build/portable/bench/cp_bench
 
 # ---- sizes ----------------------------------------------------------------------------------
 if [ $quick = 1 ]; then
@@ -135,6 +144,7 @@ for rep in $(seq 1 "$reps"); do
   # spawn+wait, sequential: childproc's sync form and the three raw ways, in one small process
   run spawn_seq "$B" spawn --key spawn_seq --modes "cp-sync:$N,posix_spawn:$N,vfork:$N,fork:$N"
   uv spawn_seq.uv spawn --key spawn_seq.uv --count $N
+  run spawn_seq_portable "$BP" spawn --key spawn_seq_portable --modes "cp-sync:$N,posix_spawn:$N"
   node_ spawn_seq.node spawnsync --key spawn_seq.node --count $N
   # 32 in flight on a loop
   run spawn_32 "$B" spawn --key spawn_32 --modes "cp-async:$N,posix_spawn:$N" --inflight 32

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ci/test.sh - every test of the project, one cell after another: native (-pedantic), ASan+UBSan (with
 # the fault-injection sweep), the poll()/SIGCHLD backend, ThreadSanitizer, the fuzz targets, the
-# Windows build under Wine, musl, and coverage (the native and poll/SIGCHLD runs again, instrumented).
+# Windows build under Wine, musl, coverage (the native and poll/SIGCHLD runs again, instrumented), and
+# the portable POSIX backend (posix_spawn/fork+exec, with its nm check).
 # Installs what is missing (Debian packages, and the CMocka source for the mingw build). Ends with one
 # line in ctest's summary form, "P% tests passed, F tests failed out of N", over the ctest runs of all
 # cells (and the bench smoke run), and exits non-zero if any cell failed.
@@ -27,7 +28,8 @@ run_cell() {
 }
 
 cells=(native:test-native.sh sanitizers:test-sanitizers.sh poll-backend:test-poll.sh tsan:test-tsan.sh
-  fuzz:test-fuzz.sh windows-wine:test-windows.sh musl:test-musl.sh coverage:test-coverage.sh)
+  fuzz:test-fuzz.sh windows-wine:test-windows.sh musl:test-musl.sh coverage:test-coverage.sh
+  portable-posix:test-portable.sh)
 for cell in "${cells[@]}"; do
   run_cell "${cell%%:*}" "${cell#*:}"
 done

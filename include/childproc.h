@@ -245,7 +245,9 @@ typedef struct cp_options {
    * does not die with that thread, and set after set_uid/set_gid (which clear it); the kernel also
    * clears it when the child execs a set-user-ID or file-capability program, so for those use it with
    * kill_tree. For a tree, a small guardian process kills the group when this process is gone
-   * (docs/security.md: what it promises, and fork() in the application). Windows: a job object with
+   * (docs/security.md: what it promises, and fork() in the application). FreeBSD (portable backend):
+   * procctl(PROC_PDEATHSIG_CTL) in the child, and the guardian for a tree; macOS and Linux built with
+   * CHILDPROC_PORTABLE_POSIX: the guardian for single children too. Windows: a job object with
    * KILL_ON_JOB_CLOSE only this process holds, the child created inside it. Where neither exists,
    * cp_spawn fails with CP_ENOTSUP rather than silently not doing it. */
   bool kill_on_parent_exit;
@@ -348,7 +350,8 @@ CP_API void cp_result_free(cp_result *res);
  * ------------------------------------------------------------------------------------------ */
 
 /* A loop multiplexes children's pipes, channels, exits and timers: epoll on Linux (poll() where a
- * build forces it), an I/O completion port on Windows. One loop per thread; callbacks run inside
+ * build forces it, and on macOS, the BSDs and the portable POSIX build), an I/O completion port on
+ * Windows. One loop per thread; callbacks run inside
  * cp_loop_run() on that thread. */
 typedef struct cp_loop cp_loop;
 typedef struct cp_child cp_child;

@@ -599,8 +599,7 @@ int main(int argc, char **argv) {
   test_self_path = self;
 #else
   static char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) self[n] = '\0';
+  if (cptest_self_exe(self, sizeof self) < 0) self[0] = '\0';
   test_self_path = self;
 #endif
   const struct CMUnitTest tests[] = {

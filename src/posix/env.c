@@ -11,7 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef CP_HAVE_NSGETENVIRON
+#include <crt_externs.h>
+#define environ (*_NSGetEnviron()) /* a shared library on Apple has no `environ` to link to */
+#else
 extern char **environ;
+#endif
+#ifdef CP_HAVE_NSGETEXECUTABLEPATH
+#include <mach-o/dyld.h>
+#include <stdint.h>
+#endif
+#ifdef CP_HAVE_KERN_PROC_PATHNAME
+#include <sys/types.h>
+#include <sys/sysctl.h>
+#endif
 
 /* One allocation: the pointer array, then the strings. If another thread changes the environment
  * between the sizing pass and the copy (which POSIX leaves undefined anyway), the copy never
@@ -59,7 +72,38 @@ int os_shell_argv(const char *shell, const char *command, const char *argv[7], c
 
 void os_env_unset(const char *name) { unsetenv(name); }
 
+/* The running program's path: _NSGetExecutablePath (Apple), sysctl KERN_PROC_PATHNAME (FreeBSD), else
+ * the /proc/self/exe link (Linux; CP_ENOTSUP where there is no such link). */
 int os_self_exe(char **out) {
+#if defined(CP_HAVE_NSGETEXECUTABLEPATH)
+  uint32_t size = 0;
+  _NSGetExecutablePath(NULL, &size);
+  char *raw = malloc(size + 1);
+  if (!raw) return CP_ENOMEM;
+  if (_NSGetExecutablePath(raw, &size) != 0) {
+    free(raw);
+    return CP_EIO;
+  }
+  char *real = realpath(raw, NULL); /* the path may hold symlinks and ".." */
+  free(raw);
+  if (!real) return posix_error(errno);
+  *out = real;
+  return 0;
+#elif defined(CP_HAVE_KERN_PROC_PATHNAME)
+  int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+  size_t size = 0;
+  if (sysctl(mib, 4, NULL, &size, NULL, 0) < 0) return posix_error(errno);
+  char *buf = malloc(size + 1);
+  if (!buf) return CP_ENOMEM;
+  if (sysctl(mib, 4, buf, &size, NULL, 0) < 0) {
+    int e = errno;
+    free(buf);
+    return posix_error(e);
+  }
+  buf[size] = '\0';
+  *out = buf;
+  return 0;
+#else
   size_t cap = 256;
   for (;;) {
     char *buf = malloc(cap);
@@ -79,6 +123,7 @@ int os_self_exe(char **out) {
     if (cap > 1 << 20) return CP_ENAMETOOLONG;
     cap *= 2;
   }
+#endif
 }
 
 int os_channel_open(os_loop *loop, const char *fd_value, os_stream **out) {

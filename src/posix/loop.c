@@ -1,4 +1,4 @@
-/* loop.c - the POSIX poller: epoll on Linux, poll() elsewhere or when CP_FORCE_POLL is set. Work
+/* loop.c - the POSIX poller: epoll where it exists (Linux), poll() elsewhere or when CP_FORCE_POLL is set. Work
  * per turn is proportional to the ready descriptors (epoll) or to the watched ones (poll). */
 #include "posix.h"
 #include "sigchld.h"
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__linux__) && !defined(CP_FORCE_POLL)
+#if defined(CP_HAVE_EPOLL) && !defined(CP_FORCE_POLL)
 #define CP_USE_EPOLL 1
 #include <sys/epoll.h>
 #endif
@@ -324,7 +324,20 @@ int os_loop_poll(os_loop *l, int timeout_ms) {
     ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
     tsp = &ts;
   }
+#ifdef CP_HAVE_PPOLL
   int n = ppoll(l->fds, (nfds_t)l->nfds, tsp, wait_mask(l, &mask));
+#else
+  /* No ppoll: SIGCHLD let through around a plain poll(). A SIGCHLD that arrives before poll() starts
+   * is not lost: its handler has written to the self-pipe poll() watches. */
+  (void)tsp;
+  sigset_t old;
+  const sigset_t *m = wait_mask(l, &mask);
+  if (m) pthread_sigmask(SIG_SETMASK, m, &old);
+  int n = poll(l->fds, (nfds_t)l->nfds, timeout_ms);
+  int e = errno;
+  if (m) pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = e;
+#endif
   if (n < 0) return errno == EINTR ? 0 : posix_error(errno);
   l->dispatching = true;
   int count = l->nfds; /* watchers added by callbacks wait for the next turn */

@@ -8,6 +8,11 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+#ifndef MSG_NOSIGNAL /* older Apple headers: the sockets carry SO_NOSIGPIPE instead (fdutil.c) */
+#define MSG_NOSIGNAL 0
+#endif
 
 typedef struct posix_watcher posix_watcher;
 

@@ -1,5 +1,6 @@
-/* sigchld.c - child-exit watching where there is no pidfd (Linux before 5.3, or a build with
- * CHILDPROC_FORCE_SIGCHLD): the documented exception to "no signal handlers".
+/* sigchld.c - child-exit watching where there is no pidfd (macOS, the BSDs, Linux before 5.3, and
+ * builds with CHILDPROC_FORCE_SIGCHLD or CHILDPROC_PORTABLE_POSIX): the documented exception to "no
+ * signal handlers".
  *
  * The first loop that needs it installs one SIGCHLD handler for the process (SA_RESTART |
  * SA_NOCLDSTOP), keeping the previous disposition and calling it afterwards when it was a function;
@@ -13,6 +14,7 @@
  * before it closes its pipe, so the handler never writes to a recycled descriptor. */
 #include "posix.h"
 #include "sigchld.h"
+#include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -169,8 +171,15 @@ int posix_sigchld_get(os_loop *loop, posix_sigchld **slot_ptr, const char **sysc
   if (!s) return CP_ENOMEM;
   int fds[2];
   *syscall_name = "pipe";
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0 || posix_pair_above_stdio(fds) < 0) {
+  if (posix_pipe(fds) < 0) {
     rc = posix_error(errno);
+    free(s);
+    return rc;
+  }
+  if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0 || fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0) {
+    rc = posix_error(errno);
+    close(fds[0]);
+    close(fds[1]);
     free(s);
     return rc;
   }

@@ -65,9 +65,15 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len) {
   ssize_t n = write(fd, buf, len);
   int saved = errno;
   if (n < 0 && saved == EPIPE && !was_pending) {
+#ifdef CP_HAVE_SIGTIMEDWAIT
     static const struct timespec zero = {0, 0};
     while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
     }
+#else /* sigwait() only once it is known to be pending: it cannot block then */
+    int sig;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE)) sigwait(&pipe_set, &sig);
+#endif
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   errno = saved;

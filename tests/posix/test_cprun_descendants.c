@@ -7,21 +7,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-static bool ends_within(long pid, int ms) {
-  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-  if (fd < 0) return errno == ESRCH;
-  struct pollfd p = {fd, POLLIN, 0};
-  int n;
-  do {
-    n = poll(&p, 1, ms);
-  } while (n < 0 && errno == EINTR);
-  close(fd);
-  return n == 1;
-}
+static bool ends_within(long pid, int ms) { return cptest_pid_ends_within(pid, ms); }
 
 /* Kills every pid listed (decimal, separated by spaces) in s: the sleepers a script left behind. */
 static void kill_listed(const char *s) {

@@ -1,7 +1,7 @@
 /* test_cprun_lifetime.c - cprun as a well-behaved runner (issue 10): --tree --timeout leaves no
  * descendant, SIGTERM sent to cprun reaches the child and cprun exits 143, kill -9 of cprun takes the
  * child and its tree with it, --kill-after escalates, --detach leaves the child running. Every
- * process a test starts is watched through a pidfd (events, not sleeps). */
+ * process a test starts is watched through a pidfd where there is one (events, not sleeps). */
 #include <childproc.h>
 
 #include "cptest.h"
@@ -16,24 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-static int pidfd_of(long pid) { return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0); }
-
-static bool ends_within(long pid, int ms) {
-  int fd = pidfd_of(pid);
-  if (fd < 0) return errno == ESRCH;
-  struct pollfd p = {fd, POLLIN, 0};
-  int n;
-  do {
-    n = poll(&p, 1, ms);
-  } while (n < 0 && errno == EINTR);
-  close(fd);
-  return n == 1;
-}
+static bool ends_within(long pid, int ms) { return cptest_pid_ends_within(pid, ms); }
 
 /* cprun started on a loop, its stdout collected until a line "ready ..." arrives. */
 typedef struct cprun_run {

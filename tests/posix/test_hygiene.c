@@ -99,7 +99,9 @@ static void hygiene_all_stdio_closed_become_the_null_device(void **state) {
 static void hygiene_stdio_fd_arrives_only_in_its_slot(void **state) {
   (void)state;
   int p[2];
-  assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+  assert_int_equal(pipe(p), 0);
+  fcntl(p[0], F_SETFD, FD_CLOEXEC);
+  fcntl(p[1], F_SETFD, FD_CLOEXEC);
   cp_options o = {.stdio = {{CP_STDIO_FD, p[0]}, {CP_STDIO_PIPE, 0}, {CP_STDIO_PIPE, 0}}};
   close(p[1]);
   assert_only_stdio_fds(&o);

@@ -1,7 +1,7 @@
-/* test_lifetime.c - nothing left running (Linux): kill_on_parent_exit for a child and a whole tree when
+/* test_lifetime.c - nothing left running (POSIX): kill_on_parent_exit for a child and a whole tree when
  * the parent is SIGKILLed, a child started from a thread that has since exited surviving while its
  * parent lives, and kill escalation (kill_after_ms, cp_child_terminate) ending a child that ignores
- * SIGTERM. Processes are watched through pidfds: waiting is on events, not sleeps. */
+ * SIGTERM. Processes are watched through pidfds where there are (events, not sleeps). */
 #include <childproc.h>
 
 #include "cptest.h"
@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -73,17 +72,8 @@ static const cp_worker_def workers[] = {{"parent", worker_parent, NULL}, {"threa
 
 /* ---- helpers -------------------------------------------------------------------------------------- */
 
-static int pidfd_of(long pid) { return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0); }
-
-/* Whether the process behind fd ends within ms. */
-static bool ends_within(int fd, int ms) {
-  struct pollfd p = {fd, POLLIN, 0};
-  int n;
-  do { /* the library's SIGCHLD handler (poll cell) interrupts poll(); it is never restarted */
-    n = poll(&p, 1, ms);
-  } while (n < 0 && errno == EINTR);
-  return n == 1;
-}
+/* Whether process pid (not our child) ends within ms (by its pidfd where there is one). */
+static bool ends_within(long pid, int ms) { return cptest_pid_ends_within(pid, ms); }
 
 typedef struct run {
   char out[512];
@@ -129,13 +119,12 @@ static void sigkilled_parent_takes_children_and_tree_with_it(void **state) {
   assert_non_null(q);
   assert_int_equal(sscanf(p, "child %ld %ld", &plain, &tree), 2);
   assert_int_equal(sscanf(q, "ready %ld %ld", &a, &b), 2);
-  int fds[4] = {pidfd_of(plain), pidfd_of(tree), pidfd_of(a), pidfd_of(b)};
-  for (int i = 0; i < 4; i++) assert_true(fds[i] >= 0);
-  assert_false(ends_within(fds[0], 0)); /* alive while their parent lives */
+  long pids[4] = {plain, tree, a, b};
+  for (int i = 0; i < 4; i++) assert_true(pids[i] > 0);
+  assert_false(ends_within(pids[0], 0)); /* alive while their parent lives */
   assert_int_equal(cp_child_kill(r.child, CP_SIGKILL), 0);
   for (int i = 0; i < 4; i++) {
-    assert_true(ends_within(fds[i], 1000)); /* within one second of the parent's SIGKILL */
-    close(fds[i]);
+    assert_true(ends_within(pids[i], 1000)); /* within one second of the parent's SIGKILL */
   }
   finish_worker(loop, &r);
 }
@@ -147,13 +136,10 @@ static void child_of_an_exited_thread_lives_as_long_as_the_parent(void **state) 
   long pid;
   assert_int_equal(sscanf(r.out, "child %ld", &pid), 1);
   assert_true(pid > 0);
-  int fd = pidfd_of(pid);
-  assert_true(fd >= 0);
   /* The spawning thread has been joined; PDEATHSIG tied to it would have fired by now. */
-  assert_false(ends_within(fd, 300));
+  assert_false(ends_within(pid, 300));
   assert_int_equal(cp_child_kill(r.child, CP_SIGKILL), 0);
-  assert_true(ends_within(fd, 1000));
-  close(fd);
+  assert_true(ends_within(pid, 1000));
   finish_worker(loop, &r);
 }
 

@@ -13,7 +13,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
+#if defined(__linux__)
 #include <sys/syscall.h>
+#endif
 #include <unistd.h>
 
 #define CHILD_FAILED 2 /* the child itself could not run under the limit and exited non-zero */
@@ -327,7 +329,7 @@ static bool sigchld_handler_installed(void) {
                                     : sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
 }
 
-#ifndef CHILDPROC_TEST_FORCE_SIGCHLD
+#if !defined(CHILDPROC_TEST_FORCE_SIGCHLD) && !defined(CHILDPROC_TEST_PORTABLE) && defined(__linux__)
 static bool kernel_has_pidfd(void) {
   int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
   if (fd < 0) return false;
@@ -390,7 +392,7 @@ static int limits_helper(const char *which) {
       bad++;
     }
   }
-#ifdef CHILDPROC_TEST_FORCE_SIGCHLD
+#if defined(CHILDPROC_TEST_FORCE_SIGCHLD) || defined(CHILDPROC_TEST_PORTABLE) || !defined(__linux__)
   bool sigchld_path = true; /* this build watches exits with SIGCHLD by design */
 #else
   bool sigchld_path = !kernel_has_pidfd();

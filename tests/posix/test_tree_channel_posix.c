@@ -3,6 +3,8 @@
  * without a newline, and SIGPIPE never reaching the parent. */
 #include <childproc.h>
 
+#include "cptest.h"
+
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -13,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -91,19 +92,9 @@ static void w_close(cp_child *c, int64_t status, int sig, void *ud) {
 static const cp_child_events wev = {
     .on_error = w_error, .on_stdout = w_stdout, .on_disconnect = w_disconnect, .on_close = w_close};
 
-/* True once pid has exited (waited for, up to 10 s, through a pidfd: an event, not a sleep). Its
+/* True once pid has exited (waited for, up to 10 s, through a pidfd where there is one: an event, not a sleep). Its
  * stdout closing is not proof enough: a process closes its files a moment before it is gone. */
-static bool process_gone(long pid) {
-  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-  if (fd < 0) return errno == ESRCH;
-  struct pollfd p = {fd, POLLIN, 0};
-  int n;
-  do { /* a SIGCHLD handler (the poll cell's) interrupts poll(), which is never restarted */
-    n = poll(&p, 1, 10000);
-  } while (n < 0 && errno == EINTR);
-  close(fd);
-  return n == 1;
-}
+static bool process_gone(long pid) { return cptest_pid_ends_within(pid, 10000); }
 
 /* The pids the shell script printed after "ready": "ready 123 456". */
 static int parse_pids(const char *out, long pids[], int max) {

@@ -19,6 +19,15 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <poll.h>
+#if defined(__APPLE__)
+#include <mach-o/dyld.h>
+#elif defined(__FreeBSD__)
+#include <sys/sysctl.h>
+#elif defined(__linux__)
+#include <sys/syscall.h>
+#endif
 #endif
 
 static char *xstrdup(const char *s) {
@@ -74,9 +83,7 @@ const char *cptest_bin_dir(void) {
   if (fwd && (!slash || fwd > slash)) slash = fwd;
 #else
   char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) abort();
-  buf[n] = '\0';
+  if (cptest_self_exe(buf, sizeof buf) < 0) abort();
   char *exe = xstrdup(buf);
   char *slash = strrchr(exe, '/');
 #endif
@@ -591,9 +598,52 @@ void cptest_restore_std(int stdfd, int token) {
   close(token);
 }
 
-int cptest_open_fds(void) {
+int cptest_self_exe(char *buf, size_t size) {
+#if defined(__APPLE__)
+  char raw[PATH_MAX];
+  uint32_t len = sizeof raw;
+  if (_NSGetExecutablePath(raw, &len) != 0 || !realpath(raw, buf)) return -1;
+  (void)size;
+  return 0;
+#elif defined(__FreeBSD__)
+  int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PATHNAME, -1};
+  size_t len = size;
+  return sysctl(mib, 4, buf, &len, NULL, 0);
+#else
+  ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  return 0;
+#endif
+}
+
+/* The highest descriptor number worth probing where no directory lists them. */
+static int fd_probe_limit(void) {
+  struct rlimit rl;
+  long max = 65536;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max)
+    max = (long)rl.rlim_cur;
+  return (int)max;
+}
+
+/* /proc/self/fd (Linux), /dev/fd (Apple; FreeBSD's lists only 0..2 without fdescfs, so it is not
+ * trusted there), else an fcntl(F_GETFD) probe of every number below the descriptor limit. */
+static DIR *open_fd_dir(void) {
   DIR *d = opendir("/proc/self/fd");
-  if (!d) return -1;
+#if defined(__APPLE__)
+  if (!d) d = opendir("/dev/fd");
+#endif
+  return d;
+}
+
+int cptest_open_fds(void) {
+  DIR *d = open_fd_dir();
+  if (!d) {
+    int n = 0, max = fd_probe_limit();
+    for (int fd = 0; fd < max; fd++)
+      if (fcntl(fd, F_GETFD) >= 0) n++;
+    return n;
+  }
   int n = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
@@ -601,6 +651,33 @@ int cptest_open_fds(void) {
   }
   closedir(d);
   return n - 1; /* the directory's own fd */
+}
+
+int cptest_pidfd(int64_t pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+  return (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+bool cptest_pid_ends_within(int64_t pid, int ms) {
+  int fd = cptest_pidfd(pid);
+  if (fd < 0) {
+    if (errno == ESRCH) return true;
+    return cptest_process_gone(pid, ms);
+  }
+  struct pollfd p = {fd, POLLIN, 0};
+  int n;
+  uint64_t end = cptest_now_ms() + (uint64_t)ms;
+  do { /* a SIGCHLD handler (the poll cell's) interrupts poll(), which is never restarted */
+    uint64_t now = cptest_now_ms();
+    n = poll(&p, 1, now >= end ? 0 : (int)(end - now));
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  return n == 1;
 }
 
 bool cptest_no_children(void) {
@@ -638,8 +715,15 @@ void cptest_kill_pid(int64_t pid) {
 }
 
 void cptest_cloexec_inherited_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  if (!d) return;
+  DIR *d = open_fd_dir();
+  if (!d) {
+    int max = fd_probe_limit();
+    for (int fd = 3; fd < max; fd++) {
+      int flags = fcntl(fd, F_GETFD);
+      if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    return;
+  }
   int self = dirfd(d);
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {

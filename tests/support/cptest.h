@@ -127,6 +127,16 @@ void cptest_cloexec_inherited_fds(void);
  * reaped yet on POSIX. Returns whether it is. */
 bool cptest_process_gone(int64_t pid, int wait_ms);
 
+#ifndef _WIN32
+/* This program's path (/proc/self/exe, _NSGetExecutablePath, KERN_PROC_PATHNAME): 0, or -1. */
+int cptest_self_exe(char *buf, size_t size);
+/* A pidfd for pid (Linux), else -1 with errno ENOSYS (or the pidfd_open error). */
+int cptest_pidfd(int64_t pid);
+/* Whether pid (any process, not only a child) ends within ms: by its pidfd where there is one, else
+ * by looking at it (cptest_process_gone). */
+bool cptest_pid_ends_within(int64_t pid, int ms);
+#endif
+
 /* Forcibly ends process `pid` (cleanup after a test that expected it gone). */
 void cptest_kill_pid(int64_t pid);
 
