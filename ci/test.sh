@@ -29,7 +29,7 @@ run_cell() {
 
 cells=(native:test-native.sh sanitizers:test-sanitizers.sh poll-backend:test-poll.sh tsan:test-tsan.sh
   fuzz:test-fuzz.sh windows-wine:test-windows.sh musl:test-musl.sh coverage:test-coverage.sh
-  portable-posix:test-portable.sh)
+  portable-posix:test-portable.sh macos-compile:test-macos-compile.sh)
 for cell in "${cells[@]}"; do
   run_cell "${cell%%:*}" "${cell#*:}"
 done
