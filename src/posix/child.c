@@ -14,14 +14,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef NSIG
-#ifdef _SIG_MAXSIG
-#define NSIG (_SIG_MAXSIG + 1)
-#else
-#define NSIG 65
-#endif
-#endif
-
 CHILD_CODE void posix_child_fail(const child_ctx *x, int step) {
   if (x->report) {
     x->report->err = errno;

@@ -26,14 +26,6 @@
 #include <sys/syscall.h>
 #endif
 
-#ifndef NSIG
-#ifdef _SIG_MAXSIG
-#define NSIG (_SIG_MAXSIG + 1)
-#else
-#define NSIG 65
-#endif
-#endif
-
 static pthread_mutex_t guardian_lock = PTHREAD_MUTEX_INITIALIZER;
 static guardian_link guardians = {-1, &guardians, &guardians};
 

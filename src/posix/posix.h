@@ -46,6 +46,15 @@ int posix_watch(os_loop *loop, posix_watcher *w, unsigned events);
 int posix_fd_above_stdio(int fd);
 int posix_pair_above_stdio(int fds[2]);
 
+/* NSIG is not POSIX: FreeBSD's is 32 while it has more signals (_SIG_MAXSIG). */
+#ifndef NSIG
+#ifdef _SIG_MAXSIG
+#define NSIG (_SIG_MAXSIG + 1)
+#else
+#define NSIG 65
+#endif
+#endif
+
 /* A waitpid()-style status from what waitid() filled in. */
 static inline int posix_wait_status(const siginfo_t *si) {
   return si->si_code == CLD_EXITED ? (si->si_status & 0xff) << 8 : (si->si_status & 0x7f);

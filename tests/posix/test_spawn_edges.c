@@ -108,6 +108,16 @@ static int read_longs(int rfd, int ms, long *a, long *b) {
   return sscanf(buf, "%ld %ld", a, b);
 }
 
+/* Runs an application scene that reports two numbers and exits 0; fails the test otherwise. */
+static void run_app(int (*fn)(int wfd, void *arg), int ms, long *a, long *b) {
+  int rfd;
+  pid_t app = start_app(fn, NULL, &rfd);
+  int got = read_longs(rfd, ms, a, b);
+  close(rfd);
+  assert_app_exit(app, 10000, 0);
+  assert_int_equal(got, 2);
+}
+
 static void report(int wfd, long a, long b) {
   char buf[64];
   int n = snprintf(buf, sizeof buf, "%ld %ld\n", a, b);
@@ -289,12 +299,8 @@ static void guardian_runs_no_handler_of_the_application(void **state) {
 #if !defined(__linux__)
   CPTEST_SKIP("finds the guardian as an adopted child: needs a Linux subreaper and /proc");
 #endif
-  int rfd;
-  pid_t app = start_app(app_guardian_sigterm, NULL, &rfd);
   long sig = -1, ran = -1;
-  assert_int_equal(read_longs(rfd, 10000, &sig, &ran), 2);
-  close(rfd);
-  assert_app_exit(app, 10000, 0);
+  run_app(app_guardian_sigterm, 10000, &sig, &ran);
   assert_int_equal(ran, 0);
   assert_int_equal(sig, SIGTERM); /* the default disposition: it ended */
 }
@@ -459,12 +465,8 @@ static int app_setuid_while_forking(int wfd, void *arg) {
 static void set_uid_spawn_does_not_wait_for_forked_processes(void **state) {
   (void)state;
   if (geteuid() != 0) CPTEST_SKIP("needs root (set_uid)");
-  int rfd;
-  pid_t app = start_app(app_setuid_while_forking, NULL, &rfd);
   long worst = -1, failures = -1;
-  assert_int_equal(read_longs(rfd, 60000, &worst, &failures), 2);
-  close(rfd);
-  assert_app_exit(app, 10000, 0);
+  run_app(app_setuid_while_forking, 60000, &worst, &failures);
   assert_int_equal(failures, 0);
   assert_true(worst < 700); /* a forked copy lives 1 s: waiting for one shows as >= 1000 ms */
 }
@@ -493,12 +495,8 @@ static void linux_spawner_thread_failure_is_not_remembered(void **state) {
   CPTEST_SKIP("Linux path only: the portable build has no spawner thread");
 #endif
   if (geteuid() != 0) CPTEST_SKIP("needs root (a second user for RLIMIT_NPROC)");
-  int rfd;
-  pid_t app = start_app(app_spawner_after_limit, NULL, &rfd);
   long first = 1, second = 1;
-  assert_int_equal(read_longs(rfd, 10000, &first, &second), 2);
-  close(rfd);
-  assert_app_exit(app, 10000, 0);
+  run_app(app_spawner_after_limit, 10000, &first, &second);
   assert_int_equal(first, CP_EAGAIN);
   assert_int_equal(second, 0);
 }
@@ -786,12 +784,8 @@ static int app_sigchld_ignored(int wfd, void *arg) {
 
 static void sigchld_ignored_keeps_exit_status_and_reaps_own_children(void **state) {
   (void)state;
-  int rfd;
-  pid_t app = start_app(app_sigchld_ignored, NULL, &rfd);
   long status = -1, reaped = -1;
-  assert_int_equal(read_longs(rfd, 10000, &status, &reaped), 2);
-  close(rfd);
-  assert_app_exit(app, 10000, 0);
+  run_app(app_sigchld_ignored, 10000, &status, &reaped);
   assert_int_equal(status, 1);
   assert_int_equal(reaped, 1);
 }
