@@ -2,7 +2,9 @@
  *   1. trivial tasks per second through a pool of 2 workers (workers of this executable, max_in_flight
  *      1 and 16), against a Node parent doing the same with fork() workers and the id-correlation
  *      pattern of the guides (a Map from id to callback, at most 1 / 16 in flight per worker);
- *   2. resident memory of an idle worker (after one task), against a forked Node worker.
+ *   2. resident memory of an idle worker (after one task), against a forked Node worker;
+ *   3. (POSIX) the physical limit: a raw two-worker ping-pong over socketpairs with the same JSON
+ *      lines and ids, one task in flight per worker, blocking poll()/read()/write().
  *
  *   pool_bench [--tasks N] [--key KEY]   (default 200000 tasks; needs `node` on PATH for the
  *       baselines, Linux /proc for memory; a missing baseline prints "n/a"; with --key it prints
@@ -20,6 +22,9 @@
 #include <windows.h>
 #endif
 #ifndef _WIN32
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #endif
 
@@ -120,6 +125,82 @@ static double pool_rate(long n, unsigned in_flight, long *rss_kib) {
   return (double)n / dt;
 }
 
+#ifndef _WIN32
+/* A raw worker: answers each request line {"id":N,...} with {"id":N,"result":"<pid>"}. */
+static void raw_worker(int fd) {
+  char in[65536], out[128];
+  size_t have = 0;
+  for (;;) {
+    ssize_t r = read(fd, in + have, sizeof in - have);
+    if (r <= 0) _exit(0);
+    have += (size_t)r;
+    char *line = in, *nl;
+    while ((nl = memchr(line, '\n', have - (size_t)(line - in)))) {
+      const char *id = strstr(line, "\"id\":");
+      long v = id && id < nl ? strtol(id + 5, NULL, 10) : 0;
+      int n = snprintf(out, sizeof out, "{\"id\":%ld,\"result\":\"%lld\"}\n", v, self_pid());
+      if (write(fd, out, (size_t)n) != n) _exit(1);
+      line = nl + 1;
+    }
+    have -= (size_t)(line - in);
+    memmove(in, line, have);
+  }
+}
+
+/* Tasks per second through the raw two-worker ping-pong (1 in flight per worker), or 0 on failure. */
+static double raw_rate(long n) {
+  int fds[2];
+  pid_t pids[2];
+  for (int w = 0; w < 2; w++) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return 0;
+    pids[w] = fork();
+    if (pids[w] == 0) {
+      close(sv[0]);
+      for (int j = 0; j < w; j++) close(fds[j]); /* the earlier worker's end: its EOF is ours to give */
+      raw_worker(sv[1]);
+    }
+    close(sv[1]);
+    fds[w] = sv[0];
+  }
+  char req[64], buf[4096];
+  long sent = 0, done = 0;
+  double t0 = now_s();
+  for (int w = 0; w < 2 && sent < n; w++) {
+    int k = snprintf(req, sizeof req, "{\"id\":%ld,\"params\":{\"n\":1}}\n", ++sent);
+    if (write(fds[w], req, (size_t)k) != k) return 0;
+  }
+  while (done < n) {
+    struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+    if (poll(p, 2, -1) < 0) continue;
+    for (int w = 0; w < 2; w++) {
+      if (!(p[w].revents & POLLIN)) continue;
+      ssize_t r = read(fds[w], buf, sizeof buf);
+      if (r <= 0) return 0;
+      for (ssize_t i = 0; i < r; i++) {
+        if (buf[i] != '\n') continue;
+        done++; /* one reply: send this worker its next task */
+        if (sent < n) {
+          int k = snprintf(req, sizeof req, "{\"id\":%ld,\"params\":{\"n\":1}}\n", ++sent);
+          if (write(fds[w], req, (size_t)k) != k) return 0;
+        }
+      }
+    }
+  }
+  double dt = now_s() - t0;
+  for (int w = 0; w < 2; w++) {
+    close(fds[w]);
+    waitpid(pids[w], NULL, 0);
+  }
+  return (double)n / dt;
+}
+#else
+static double raw_rate(long n) {
+  (void)n;
+  return 0;
+}
+#endif
+
 /* The Node parent: 2 fork() workers, ids in a Map, in_flight per worker, same trivial task. Prints
  * "<tasks/s> <idle worker VmRSS kB>". */
 static const char node_script[] =
@@ -188,6 +269,7 @@ int main(int argc, char **argv) {
   long rss = 0, nrss = 0, nrss16 = 0;
   double c1 = pool_rate(n, 1, &rss);
   double c16 = pool_rate(n, 16, &rss);
+  double raw1 = raw_rate(n);
   double n1 = 0, n16 = 0;
   bool have1 = node_rate(n, 1, &n1, &nrss);
   bool have16 = node_rate(n, 16, &n16, &nrss16);
@@ -195,6 +277,8 @@ int main(int argc, char **argv) {
     /* bench/run.sh's "RESULT <key> <value>" lines, for cp_bench_table */
     printf("RESULT %s.cp_1.per_s %.0f\nRESULT %s.cp_16.per_s %.0f\n", key, c1, key, c16);
     if (rss) printf("RESULT %s.cp.worker_rss_kib %ld\n", key, rss);
+    if (raw1 > 0) printf("RESULT %s.raw_1.per_s %.0f\n", key, raw1);
+    else printf("SKIP %s.raw_1 no-raw-baseline-here\n", key);
     if (have1) printf("RESULT %s.node_1.per_s %.0f\n", key, n1);
     else printf("SKIP %s.node_1 node-did-not-run\n", key);
     if (have16) printf("RESULT %s.node_16.per_s %.0f\n", key, n16);
@@ -206,6 +290,7 @@ int main(int argc, char **argv) {
   printf("pool_tasks_per_s_inflight1 childproc %.0f\n", c1);
   if (!have1) printf("  node n/a\n");
   if (have1) printf("  node %.0f tasks/s, ratio childproc/node %.2f\n", n1, c1 / n1);
+  if (raw1 > 0) printf("  raw two-worker ping-pong %.0f tasks/s, ratio childproc/raw %.2f\n", raw1, c1 / raw1);
   printf("pool_tasks_per_s_inflight16 childproc %.0f\n", c16);
   if (have16) printf("  node %.0f tasks/s, ratio childproc/node %.2f\n", n16, c16 / n16);
   printf("idle_worker_rss_kib childproc %ld\n", rss);
