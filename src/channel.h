@@ -15,7 +15,7 @@ int cp__channel_new(cp_loop *loop, os_stream *s, cp_channel_mode mode, size_t ma
 /* Frees the channel now: closes the stream if still open, without any callback. */
 void cp__channel_destroy(cp_channel *ch);
 
-/* A layer on top of a channel (request/response, src/pool.c): on_message sees every incoming message
+/* A layer on top of a channel (request/response, src/request.c): on_message sees every incoming message
  * before the user's on_message and returns true when it consumed it; on_close runs once the channel
  * closed, before the user's on_disconnect; on_destroy runs when the channel is freed. */
 typedef struct cp__channel_layer {
