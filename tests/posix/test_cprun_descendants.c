@@ -108,35 +108,8 @@ static void nested_cprun_ends_at_the_outer_timeout(void **state) {
 }
 
 /* cprun on a loop, so the test can signal it while it runs. */
-typedef struct cprun_run {
-  cp_loop *loop;
-  cp_child *child;
-  char out[4096];
-  size_t len;
-  bool closed;
-  int64_t status;
-} cprun_run;
-
-static void on_out(cp_child *c, const char *d, size_t n, void *ud) {
-  (void)c;
-  cprun_run *r = ud;
-  cptest_append(r->out, sizeof r->out, &r->len, d, n);
-}
-
-static void on_close(cp_child *c, int64_t status, int sig, void *ud) {
-  (void)c, (void)sig;
-  cprun_run *r = ud;
-  r->closed = true;
-  r->status = status;
-}
-
-static void start_cprun(cprun_run *r, const char *const *args) {
-  memset(r, 0, sizeof *r);
-  assert_int_equal(cp_loop_new(&r->loop), 0);
-  cp_child_events ev = {.on_stdout = on_out, .on_close = on_close};
-  cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_INHERIT, 0}}};
-  assert_int_equal(cp_spawn(r->loop, cptest_bin("cprun"), args, &o, &ev, r, &r->child), 0);
-}
+typedef cptest_cprun cprun_run;
+#define start_cprun cptest_cprun_start
 
 static void finish_cprun(cprun_run *r) {
   assert_int_equal(cp_loop_run(r->loop, CP_RUN_DEFAULT), 0);

@@ -738,3 +738,24 @@ void cptest_cloexec_inherited_fds(void) {
 }
 
 #endif
+
+static void cprun_on_out(cp_child *c, const char *d, size_t n, void *ud) {
+  (void)c;
+  cptest_cprun *r = ud;
+  cptest_append(r->out, sizeof r->out, &r->len, d, n);
+}
+
+static void cprun_on_close(cp_child *c, int64_t status, int sig, void *ud) {
+  (void)c, (void)sig;
+  cptest_cprun *r = ud;
+  r->closed = true;
+  r->status = status;
+}
+
+void cptest_cprun_start(cptest_cprun *r, const char *const *args) {
+  memset(r, 0, sizeof *r);
+  assert_int_equal(cp_loop_new(&r->loop), 0);
+  cp_child_events ev = {.on_stdout = cprun_on_out, .on_close = cprun_on_close};
+  cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_INHERIT, 0}}};
+  assert_int_equal(cp_spawn(r->loop, cptest_bin("cprun"), args, &o, &ev, r, &r->child), 0);
+}

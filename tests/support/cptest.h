@@ -150,6 +150,19 @@ int cptest_count_lines(const char *s);
 /* A cp_worker_fn for a suite's worker table: sends every message back unchanged. */
 int cptest_worker_echo(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud);
 
+/* cprun (built beside the tests) started on a loop of its own with stdin ignored, stdout collected
+ * into out and stderr inherited, so a test can signal it while it runs; closed and status are set at
+ * its on_close. */
+typedef struct cptest_cprun {
+  cp_loop *loop;
+  cp_child *child;
+  char out[4096];
+  size_t len;
+  bool closed;
+  int64_t status;
+} cptest_cprun;
+void cptest_cprun_start(cptest_cprun *r, const char *const *args);
+
 /* Milliseconds of a monotonic clock. */
 uint64_t cptest_now_ms(void);
 
