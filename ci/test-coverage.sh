@@ -48,9 +48,10 @@ run_variant() {
 mkdir -p "$root"
 run_variant native
 run_variant poll-sigchld -DCHILDPROC_FORCE_POLL=ON -DCHILDPROC_FORCE_SIGCHLD=ON
+run_variant portable -DCHILDPROC_PORTABLE_POSIX=ON
 
 log "coverage of src/ and tools/ (union of the native and poll/SIGCHLD runs)"
-python3 "$CP_ROOT/ci/coverage_table.py" "$root/native.json" "$root/poll-sigchld.json"
+python3 "$CP_ROOT/ci/coverage_table.py" "$root/native.json" "$root/poll-sigchld.json" "$root/portable.json"
 cat <<'NOTE'
 What stays uncovered (see the lines above): src/win32 is not measured here (Windows runs under Wine
 in its own cell); errno-to-code arms no test provokes (src/posix/loop.c); failure arms of the child's

@@ -294,7 +294,16 @@ ssize_t __wrap_read(int fd, void *b, size_t n) {
   FAIL_M1(ID_read);
   return __real_read(fd, b, n);
 }
+/* A write made with SIGCHLD blocked is the SIGCHLD handler's wake-up byte (sigchld.c: it runs with
+ * its signal blocked), or a forked child's error report (every signal blocked until exec): it is
+ * counted but never failed. The wake-up pipe can only fail as "full" (EAGAIN), and a full pipe
+ * wakes the loop anyway; failing it otherwise would model a lost signal, which no kernel does. */
 ssize_t __wrap_write(int fd, const void *b, size_t n) {
+  sigset_t cur;
+  if (pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 && sigismember(&cur, SIGCHLD)) {
+    if (st) atomic_fetch_add(&st->calls[ID_write], 1);
+    return __real_write(fd, b, n);
+  }
   FAIL_M1(ID_write);
   return __real_write(fd, b, n);
 }
