@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,7 +49,10 @@
   X(pipe2) X(pipe) X(socketpair) X(fcntl) X(dup2) X(chdir) X(setsid) X(setpgid) X(send) X(prctl) X(clone)     \
   X(fork) X(epoll_create1) X(epoll_ctl) X(epoll_pwait) X(poll) X(ppoll) X(read) X(write) X(waitid)            \
   X(waitpid) X(kill) X(killpg) X(sigaction) X(pthread_create) X(sigtimedwait) X(open) X(readlink) X(stat)     \
-  X(faccessat) X(access) X(ioctl) X(posix_spawn) X(getrlimit) X(execve)
+  X(faccessat) X(access) X(ioctl) X(posix_spawn) X(getrlimit) X(execve) X(setgroups) X(setgid) X(setuid)        \
+  X(posix_spawnattr_init) X(posix_spawn_file_actions_init) X(posix_spawnattr_setflags)                        \
+  X(posix_spawn_file_actions_adddup2) X(posix_spawn_file_actions_addclosefrom_np)                            \
+  X(posix_spawn_file_actions_addchdir_np)
 
 #define FSYS_SYSCALLS(X)                                                                                     \
   X(setgroups, FSYS_SETGROUPS) X(setresgid, FSYS_SETRESGID) X(setresuid, FSYS_SETRESUID)                     \
@@ -168,6 +172,15 @@ int __real_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
 int __real_getrlimit(int r, struct rlimit *l);
 int __real_execve(const char *p, char *const argv[], char *const envp[]);
 long __real_syscall(long nr, ...);
+int __real_setgroups(size_t n, const gid_t *g);
+int __real_setgid(gid_t g);
+int __real_setuid(uid_t u);
+int __real_posix_spawnattr_init(posix_spawnattr_t *a);
+int __real_posix_spawn_file_actions_init(posix_spawn_file_actions_t *f);
+int __real_posix_spawnattr_setflags(posix_spawnattr_t *a, short fl);
+int __real_posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *f, int a, int b);
+int __real_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *f, int from);
+int __real_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *f, const char *p);
 
 #define W(ret, name, params) FSYS_CODE ret __wrap_##name params;
 W(int, pipe2, (int fds[2], int flags))
@@ -207,6 +220,15 @@ W(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_action
 W(int, getrlimit, (int r, struct rlimit *l))
 W(int, execve, (const char *p, char *const argv[], char *const envp[]))
 W(long, syscall, (long nr, ...))
+W(int, setgroups, (size_t n, const gid_t *g))
+W(int, setgid, (gid_t g))
+W(int, setuid, (uid_t u))
+W(int, posix_spawnattr_init, (posix_spawnattr_t *a))
+W(int, posix_spawn_file_actions_init, (posix_spawn_file_actions_t *f))
+W(int, posix_spawnattr_setflags, (posix_spawnattr_t *a, short fl))
+W(int, posix_spawn_file_actions_adddup2, (posix_spawn_file_actions_t *f, int a, int b))
+W(int, posix_spawn_file_actions_addclosefrom_np, (posix_spawn_file_actions_t *f, int from))
+W(int, posix_spawn_file_actions_addchdir_np, (posix_spawn_file_actions_t *f, const char *p))
 #undef W
 
 int __wrap_pipe2(int fds[2], int flags) {
@@ -395,4 +417,48 @@ long __wrap_syscall(long nr, ...) {
 #undef X
   if (id >= 0) FAIL_M1(id);
   return __real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+int __wrap_setgroups(size_t n, const gid_t *g) {
+  FAIL_M1(ID_setgroups);
+  return __real_setgroups(n, g);
+}
+int __wrap_setgid(gid_t g) {
+  FAIL_M1(ID_setgid);
+  return __real_setgid(g);
+}
+int __wrap_setuid(uid_t u) {
+  FAIL_M1(ID_setuid);
+  return __real_setuid(u);
+}
+
+/* The posix_spawn() set-up calls return their error number. */
+#define FAIL_RET(id)                                                                                         \
+  do {                                                                                                       \
+    int e_ = fsys_hit(id);                                                                                   \
+    if (e_) return e_;                                                                                       \
+  } while (0)
+
+int __wrap_posix_spawnattr_init(posix_spawnattr_t *a) {
+  FAIL_RET(ID_posix_spawnattr_init);
+  return __real_posix_spawnattr_init(a);
+}
+int __wrap_posix_spawn_file_actions_init(posix_spawn_file_actions_t *f) {
+  FAIL_RET(ID_posix_spawn_file_actions_init);
+  return __real_posix_spawn_file_actions_init(f);
+}
+int __wrap_posix_spawnattr_setflags(posix_spawnattr_t *a, short fl) {
+  FAIL_RET(ID_posix_spawnattr_setflags);
+  return __real_posix_spawnattr_setflags(a, fl);
+}
+int __wrap_posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *f, int a, int b) {
+  FAIL_RET(ID_posix_spawn_file_actions_adddup2);
+  return __real_posix_spawn_file_actions_adddup2(f, a, b);
+}
+int __wrap_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *f, int from) {
+  FAIL_RET(ID_posix_spawn_file_actions_addclosefrom_np);
+  return __real_posix_spawn_file_actions_addclosefrom_np(f, from);
+}
+int __wrap_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *f, const char *p) {
+  FAIL_RET(ID_posix_spawn_file_actions_addchdir_np);
+  return __real_posix_spawn_file_actions_addchdir_np(f, p);
 }

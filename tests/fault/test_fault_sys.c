@@ -131,6 +131,15 @@ static int hard_errno(const char *call) {
       {"syscall:pidfd_open", EMFILE},
       {"syscall:pidfd_send_signal", EPERM},
       {"syscall:close_range", ENOSYS},
+      {"setgroups", EPERM},
+      {"setgid", EPERM},
+      {"setuid", EAGAIN},
+      {"posix_spawnattr_init", ENOMEM},
+      {"posix_spawn_file_actions_init", ENOMEM},
+      {"posix_spawnattr_setflags", EINVAL},
+      {"posix_spawn_file_actions_adddup2", ENOMEM},
+      {"posix_spawn_file_actions_addclosefrom_np", ENOMEM},
+      {"posix_spawn_file_actions_addchdir_np", ENOMEM},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (strcmp(table[i].call, call) == 0) return table[i].e;
