@@ -21,7 +21,7 @@ run_variant() {
   shift
   log "coverage build: $name ($dir)"
   native_build "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS=--coverage \
-    -DCHILDPROC_TEST_CONSUMERS=OFF "$@"
+    -DCHILDPROC_TEST_CONSUMERS=OFF -DCHILDPROC_TEST_SYSCALL_FAULTS=ON "$@"
   find "$dir" -name '*.gcda' -delete
   out=$(mktemp)
   set +e
@@ -49,9 +49,10 @@ mkdir -p "$root"
 run_variant native
 run_variant poll-sigchld -DCHILDPROC_FORCE_POLL=ON -DCHILDPROC_FORCE_SIGCHLD=ON
 run_variant portable -DCHILDPROC_PORTABLE_POSIX=ON
+run_variant fork -DCMAKE_C_FLAGS="$flags -DCP_SPAWN_ALWAYS_FORK=1"
 
 log "coverage of src/ and tools/ (union of the native and poll/SIGCHLD runs)"
-python3 "$CP_ROOT/ci/coverage_table.py" "$root/native.json" "$root/poll-sigchld.json" "$root/portable.json"
+python3 "$CP_ROOT/ci/coverage_table.py" "$root/native.json" "$root/poll-sigchld.json" "$root/portable.json" "$root/fork.json"
 cat <<'NOTE'
 What stays uncovered (see the lines above): src/win32 is not measured here (Windows runs under Wine
 in its own cell); errno-to-code arms no test provokes (src/posix/loop.c); failure arms of the child's

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define RUN_TIME_LIMIT_S 20
@@ -319,6 +320,39 @@ static bool sc_timeout_tree(void) {
   return ok;
 }
 
+/* stderr to the parent's descriptor 1 (2>&1 style): the child moves a source below 3 out of the way
+ * before its dup2s. */
+static bool sc_stderr_to_fd1(void) {
+  const char *args[] = {"out", "5", NULL};
+  cp_options o = {.stdio = {{CP_STDIO_PIPE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_FD, 1}}};
+  cp_result res;
+  int rc = cp_spawn_sync(cptest_helper(), args, &o, &res);
+  bool ok = check_sync(rc, &res, "abcde", 0);
+  cp_result_free(&res);
+  return ok;
+}
+
+/* This process's stdin closed: the library fills the slot with the null device before it makes a
+ * descriptor (when that open fails, its own descriptors that land on 0 are moved above stdio). The
+ * slot is closed again for every run, and given back after it. */
+int __real_dup2(int a, int b);
+static bool sc_closed_stdin(void) {
+  static const char in[] = "closed-stdin input";
+  const char *args[] = {"cat", NULL};
+  cp_options o = {.input = in, .input_len = sizeof in - 1};
+  int saved = dup(0);
+  if (saved < 0) return false;
+  close(0);
+  cp_result res;
+  int rc = cp_spawn_sync(cptest_helper(), args, &o, &res);
+  fsys_disarm();
+  bool ok = check_sync(rc, &res, in, 0);
+  cp_result_free(&res);
+  if (__real_dup2(saved, 0) != 0) ok = false;
+  close(saved);
+  return ok;
+}
+
 /* An async child with a channel: one message there and back. */
 typedef struct rt_state {
   cp_child *c;
@@ -437,6 +471,52 @@ static void fault_sys_channel_round_trip(void **state) {
   sweep("channel-round-trip", sc_channel_round_trip);
 }
 
+static void fault_sys_stderr_to_fd1(void **state) {
+  (void)state;
+  sweep("stderr-to-fd1", sc_stderr_to_fd1);
+}
+
+static void fault_sys_closed_stdin(void **state) {
+  (void)state;
+  sweep("closed-stdin", sc_closed_stdin);
+}
+
+/* kill_on_parent_exit starts its children from a library thread (Linux): when that thread cannot be
+ * created the spawn fails with CP_EAGAIN, and the next spawn tries again (nothing is remembered). Run
+ * in a fork of this process, which starts without the thread. */
+static void fault_sys_spawner_thread_not_created(void **state) {
+  (void)state;
+#if defined(CHILDPROC_TEST_PORTABLE)
+  CPTEST_SKIP("Linux path only: the portable build has no spawner thread");
+#else
+  int id = fsys_id("pthread_create");
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    const char *args[] = {"out", "5", NULL};
+    cp_options o = {.kill_on_parent_exit = true};
+    cp_result res;
+    fsys_arm(id, 1, EAGAIN);
+    int rc = cp_spawn_sync(cptest_helper(), args, &o, &res);
+    fsys_disarm();
+    int bad = 0;
+    if (!fsys_fired() || rc != CP_EAGAIN || res.error.code != CP_EAGAIN) bad |= 1;
+    cp_result_free(&res);
+    rc = cp_spawn_sync(cptest_helper(), args, &o, &res);
+    if (rc != 0 || res.status != 0 || strcmp(res.out.data, "abcde") != 0) bad |= 2;
+    cp_result_free(&res);
+    exit(bad); /* exit(), not _exit(): a coverage build writes its counters */
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  assert_true(WIFEXITED(st));
+  if (WEXITSTATUS(st) & 1) fail_msg("the spawn with no spawner thread did not fail with CP_EAGAIN");
+  if (WEXITSTATUS(st) & 2) fail_msg("the spawn after it did not work");
+  assert_int_equal(WEXITSTATUS(st), 0);
+#endif
+}
+
 /* End to end, errno to code: the stdio pipe failing with E makes the sync call return the code
  * documented for E, in res->error too, with syscall "pipe2"/"pipe". */
 static void fault_sys_errno_to_code(void **state) {
@@ -499,6 +579,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(fault_sys_set_ids),
       cmocka_unit_test(fault_sys_timeout_tree),
       cmocka_unit_test(fault_sys_channel_round_trip),
+      cmocka_unit_test(fault_sys_stderr_to_fd1),
+      cmocka_unit_test(fault_sys_closed_stdin),
+      cmocka_unit_test(fault_sys_spawner_thread_not_created),
   };
   return cmocka_run_group_tests(tests, cptest_tmpdir_setup, cptest_tmpdir_teardown);
 }
