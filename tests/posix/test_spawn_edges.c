@@ -67,7 +67,7 @@ static pid_t start_app(int (*fn)(int wfd, void *arg), void *arg, int *rfd) {
   assert_true(pid >= 0);
   if (pid == 0) {
     close(p[0]);
-    _exit(fn(p[1], arg));
+    cptest_exit(fn(p[1], arg));
   }
   close(p[1]);
   *rfd = p[0];
@@ -352,7 +352,7 @@ static int app_fork_then_spawn(int wfd, void *arg) {
     rc = cp_spawn_sync("true", NULL, &o, &r);
     int ok = rc == 0 && r.status == 0;
     cp_result_free(&r);
-    _exit(ok ? 0 : 51);
+    cptest_exit(ok ? 0 : 51);
   }
   int st = finish_app(pid, 5000);
   report(wfd, st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
