@@ -787,6 +787,12 @@ static void pool_bad_input(void **state) {
   assert_int_equal(cp_pool_new(loop, &eq, &p), CP_EINVAL);
   assert_int_equal(cp_pool_new(NULL, &none, &p), CP_EINVAL);
   assert_int_equal(cp_pool_new(loop, NULL, &p), CP_EINVAL);
+  cp_pool_options named = {.worker_name = "calc"};
+  assert_int_equal(cp_pool_new(loop, &named, NULL), CP_EINVAL);
+  cp_pool_options empty_names = {.worker_name = "", .file = ""}; /* empty is unset: neither is given */
+  assert_int_equal(cp_pool_new(loop, &empty_names, &p), CP_EINVAL);
+  cp_pool_options full = {.worker_name = "calc", .full = (cp_pool_full)7};
+  assert_int_equal(cp_pool_new(loop, &full, &p), CP_EINVAL);
   assert_null(p);
   assert_int_equal(cp_pool_submit(NULL, "{}", 2, on_reply, NULL), CP_EINVAL);
   assert_int_equal(cp_pool_shutdown(NULL, CP_POOL_DRAIN, NULL, NULL), CP_EINVAL);
@@ -801,6 +807,8 @@ static void pool_bad_input(void **state) {
   assert_int_equal(cp_pool_submit(r.pool, "{\"id\":3}", 8, on_reply, &g), CP_EINVAL);
   assert_int_equal(cp_pool_submit(r.pool, "{\"a\":", 5, on_reply, &g), CP_EINVAL);
   assert_int_equal(cp_pool_submit(r.pool, "{}", 2, NULL, &g), CP_EINVAL);
+  assert_int_equal(cp_pool_submit(r.pool, NULL, 2, on_reply, &g), CP_EINVAL);
+  assert_int_equal(cp_pool_stats_get(r.pool, NULL), CP_EINVAL);
   assert_int_equal(cp_pool_shutdown(r.pool, (cp_pool_shutdown_mode)9, NULL, NULL), CP_EINVAL);
   submit(&r, "{\"op\":\"nope\"}", &g);
   pool_close(&r, CP_POOL_DRAIN);
