@@ -382,6 +382,17 @@ static void request_bad_input_is_einval(void **state) {
   cp_child *c = fork_worker(loop, "calc", NULL);
   cp_channel *ch = cp_child_channel(c);
   got g = {0};
+  /* Before any request the channel has no request layer: its counts are zero. */
+  cp_request_stats st0;
+  memset(&st0, 0xAB, sizeof st0);
+  assert_int_equal(cp_channel_request_stats(ch, &st0), 0);
+  assert_int_equal(st0.pending, 0);
+  assert_int_equal(st0.sent, 0);
+  assert_int_equal(st0.malformed, 0);
+  assert_int_equal(cp_channel_request_stats(NULL, &st0), CP_EINVAL);
+  assert_int_equal(cp_channel_request_stats(ch, NULL), CP_EINVAL);
+  assert_int_equal(cp_channel_on_bad_message(NULL, NULL, NULL), CP_EINVAL);
+  assert_null(cp_request_channel(NULL));
   static const char *bad[] = {"",        "[]",          "1",           "{\"id\":1}",  "{\"\\u0069d\":1}",
                               "{\"a\":}", "{\"a\":1",   "{\"a\":1}x", "{\"a\":\"\x01\"}", "{\"a\":01}",
                               "{\"a\":tru}", "{\"a\":\"\\x\"}"};
