@@ -488,6 +488,43 @@ static void errors_child_functions_bad_arguments(void **state) {
   assert_int_equal(cp_loop_free(loop), 0);
 }
 
+/* Each invalid option alone: CP_EINVAL from the sync form, in res->error, naming the option, and no
+ * child started. */
+static void errors_each_invalid_option_is_named(void **state) {
+  (void)state;
+  static const char data[] = "x";
+  static const struct {
+    cp_options o;
+    const char *names;
+  } cases[] = {
+      {{.kill_signal = -1}, "kill_signal"},
+      {{.kill_signal = 100000}, "kill_signal"},
+      {{.input = NULL, .input_len = 5}, "input"},
+      {{.cwd = ""}, "cwd"},
+      {{.argv0 = ""}, "argv0"},
+      {{.kill_after_ms = -5}, "kill_after_ms"},
+      {{.channel = CP_CHANNEL_JSON, .channel_fd = -2}, "channel_fd"},
+      {{.channel = CP_CHANNEL_JSON, .channel_fd = 256}, "channel_fd"},
+      {{.channel = CP_CHANNEL_JSON, .channel_fd = 1}, "channel_fd"}, /* 1 without stdio[1] = CHANNEL */
+      {{.channel_fd = 5, .stdio = {{CP_STDIO_PIPE, 0}, {CP_STDIO_CHANNEL, 0}, {CP_STDIO_PIPE, 0}}}, "channel_fd"},
+      {{.input = data, .input_len = 1, .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_PIPE, 0}}},
+       "stdio[0]"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cp_result r;
+    int rc = cp_spawn_sync(cptest_helper(), exit0, &cases[i].o, &r);
+    if (rc != CP_EINVAL || r.error.code != CP_EINVAL || !strstr(r.error.message, cases[i].names))
+      fail_msg("case %zu: rc %s, message \"%s\" (want EINVAL naming %s)", i, cp_err_name(rc), r.error.message,
+               cases[i].names);
+    assert_int_equal(r.pid, 0);
+    cp_result_free(&r);
+  }
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync("", NULL, &r), &r, CP_EINVAL);
+  assert_non_null(strstr(r.error.message, "command is empty"));
+  cp_result_free(&r);
+}
+
 static void errors_unknown_codes_never_give_null(void **state) {
   (void)state;
   static const int odd[] = {-24, -999, 1, 42, -2147483647 - 1, 2147483647};
@@ -621,6 +658,7 @@ int main(void) {
       cmocka_unit_test(errors_invalid_utf8_argument_bytes_pass_through_posix),
       cmocka_unit_test(errors_every_code_has_a_name_and_a_message),
       cmocka_unit_test(errors_unknown_codes_never_give_null),
+      cmocka_unit_test(errors_each_invalid_option_is_named),
       cmocka_unit_test(errors_child_functions_bad_arguments),
       cmocka_unit_test(signal_names_of_the_portable_signals),
       cmocka_unit_test(signal_from_name_accepts_every_spelling),
