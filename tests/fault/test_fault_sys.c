@@ -27,8 +27,19 @@
 
 /* ---- workers (their own processes, unarmed) ------------------------------------------------------- */
 
+static void echo_serve(cp_request *req, const char *msg, size_t len, void *ud) {
+  (void)msg, (void)len, (void)ud;
+  cp_request_reply(req, "\"pong\"", 6);
+}
+
+static int worker_serve(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
+  (void)loop, (void)argc, (void)argv, (void)ud;
+  return cp_channel_serve(ch, echo_serve, NULL) ? 1 : 0;
+}
+
 static const cp_worker_def workers[] = {
     {"echo", cptest_worker_echo, NULL},
+    {"serve", worker_serve, NULL},
 };
 
 /* ---- the sweep ---------------------------------------------------------------------------------- */
@@ -428,6 +439,77 @@ static bool sc_channel_round_trip(void) {
   return true;
 }
 
+/* A pool (as many workers as CPUs, resident memory checked after each task), two tasks, a drain.
+ * Every task ends once, with the reply or an error code. */
+#define POOL_TASKS 2
+static int pool_calls[POOL_TASKS], pool_code[POOL_TASKS];
+static char pool_result[POOL_TASKS][16];
+static bool pool_done;
+
+static void pool_on_reply(const cp_reply *r, void *ud) {
+  int i = (int)(intptr_t)ud;
+  pool_calls[i]++;
+  pool_code[i] = r->code;
+  snprintf(pool_result[i], sizeof pool_result[i], "%.*s", r->result ? (int)r->result_len : 0,
+           r->result ? r->result : "");
+}
+
+static void pool_on_done(cp_pool *p, void *ud) {
+  (void)p, (void)ud;
+  pool_done = true;
+}
+
+static bool sc_pool(void) {
+  memset(pool_calls, 0, sizeof pool_calls);
+  pool_done = false;
+  cp_loop *loop;
+  int rc = cp_loop_new(&loop);
+  if (rc) {
+    CHECK(!must_succeed && is_code(rc), "cp_loop_new: %s", cp_err_name(rc));
+    return true;
+  }
+  cp_pool_options o = {.worker_name = "serve",
+                       .max_worker_rss = (uint64_t)1 << 40,
+                       .restart_delay_ms = 1,
+                       .restart_delay_max_ms = 2,
+                       .max_start_failures = 2};
+  cp_pool *p;
+  rc = cp_pool_new(loop, &o, &p);
+  if (rc) {
+    CHECK(!must_succeed && is_code(rc), "cp_pool_new: %s", cp_err_name(rc));
+    CHECK(cp_loop_run(loop, CP_RUN_DEFAULT) == 0, "cp_loop_run");
+    CHECK(cp_loop_free(loop) == 0, "cp_loop_free");
+    return true;
+  }
+  bool accepted[POOL_TASKS];
+  for (int i = 0; i < POOL_TASKS; i++) {
+    rc = cp_pool_submit(p, "{\"op\":\"ping\"}", 13, pool_on_reply, (void *)(intptr_t)i);
+    CHECK(rc == 0 || (!must_succeed && is_code(rc)), "cp_pool_submit: %s", cp_err_name(rc));
+    accepted[i] = rc == 0;
+  }
+  CHECK(cp_pool_shutdown(p, CP_POOL_DRAIN, pool_on_done, NULL) == 0, "cp_pool_shutdown");
+  int lr = cp_loop_run(loop, CP_RUN_DEFAULT);
+  if (lr) { /* the poller failed: the loop's own error; the run is finished by a second one */
+    CHECK(!must_succeed && is_code(lr), "cp_loop_run: %s", cp_err_name(lr));
+    lr = cp_loop_run(loop, CP_RUN_DEFAULT);
+  }
+  CHECK(lr == 0, "cp_loop_run: %s", cp_err_name(lr));
+  CHECK(pool_done, "the drain's done callback did not run");
+  cp_pool_free(p);
+  CHECK(cp_loop_free(loop) == 0, "cp_loop_free");
+  for (int i = 0; i < POOL_TASKS; i++) {
+    CHECK(pool_calls[i] == (accepted[i] ? 1 : 0), "task %d: %d callbacks", i, pool_calls[i]);
+    if (!accepted[i]) continue;
+    if (pool_code[i] == CP_OK) {
+      CHECK(strcmp(pool_result[i], "\"pong\"") == 0, "task %d result %s", i, pool_result[i]);
+    } else {
+      CHECK(!must_succeed, "task %d failed with %s", i, cp_err_name(pool_code[i]));
+      CHECK(is_code(pool_code[i]), "task %d code %d", i, pool_code[i]);
+    }
+  }
+  return true;
+}
+
 /* ---- tests ---------------------------------------------------------------------------------------- */
 
 static void fault_sys_sync_capture_cwd(void **state) {
@@ -469,6 +551,11 @@ static void fault_sys_timeout_tree(void **state) {
 static void fault_sys_channel_round_trip(void **state) {
   (void)state;
   sweep("channel-round-trip", sc_channel_round_trip);
+}
+
+static void fault_sys_pool(void **state) {
+  (void)state;
+  sweep("pool-rss-drain", sc_pool);
 }
 
 static void fault_sys_stderr_to_fd1(void **state) {
@@ -579,6 +666,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(fault_sys_set_ids),
       cmocka_unit_test(fault_sys_timeout_tree),
       cmocka_unit_test(fault_sys_channel_round_trip),
+      cmocka_unit_test(fault_sys_pool),
       cmocka_unit_test(fault_sys_stderr_to_fd1),
       cmocka_unit_test(fault_sys_closed_stdin),
       cmocka_unit_test(fault_sys_spawner_thread_not_created),
