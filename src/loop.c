@@ -12,6 +12,7 @@ int cp__loop_init(cp_loop *l) {
   l->timer_seq = 0;
   l->defer_head = l->defer_tail = NULL;
   l->refs = l->live = l->running = 0;
+  l->child_evs = NULL;
   return os_loop_new(&l->os);
 }
 
