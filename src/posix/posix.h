@@ -19,13 +19,13 @@ typedef struct posix_watcher posix_watcher;
 /* revents is a mask of POLLIN/POLLOUT/POLLHUP/POLLERR. */
 typedef void (*posix_watch_cb)(posix_watcher *w, unsigned revents);
 
-struct posix_watcher {
+struct posix_watcher { /* 32 bytes: one in every child's proc and stream */
   int fd;
   unsigned events; /* POLLIN / POLLOUT wanted; 0 = not registered */
   posix_watch_cb cb;
   int slot; /* poll backend: index in the pollfd array, -1 if none */
-  posix_watcher *feed_next;
   bool fed;
+  posix_watcher *feed_next;
 };
 
 /* Makes the loop call w->cb(w, POLLOUT) on its next turn without waiting for the poller: for a
