@@ -66,6 +66,19 @@ void os_stream_read_stop(os_stream *s);
  * runs. Writing to a pipe whose reader is gone gives CP_EPIPE through cb and never raises SIGPIPE. */
 int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, void *data);
 
+/* One piece of a gathered write. */
+typedef struct os_iovec {
+  const void *base;
+  size_t len;
+} os_iovec;
+
+/* Writes what the descriptor takes at once of iov[0..n) (n <= 4), as one gathered write, when
+ * nothing is queued on s that still has bytes to write: *written gets how many bytes went (0 when
+ * the descriptor is full, when s has such a queue, or where the platform has no such write; the
+ * caller then queues the rest with os_stream_write). Returns 0, or the CP_E* error of the write
+ * (*written 0: the caller's os_stream_write will report it the usual way). No callback runs. */
+int os_stream_try_write(os_stream *s, const os_iovec *iov, int n, size_t *written);
+
 /* Makes s carry a message channel (called once, before reading or writing starts) whose messages
  * are at most max_message bytes. The channel's framing (JSON lines, binary lengths) is shared code;
  * this is the transport under it: POSIX sends the bytes as they are (nothing to do here), Windows
