@@ -267,9 +267,13 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
   }
   unsigned ev = POLLOUT | (s->reading ? POLLIN : 0);
   int rc = posix_watch(s->loop, &s->w, ev);
-  if (rc) {
+  if (rc && r->done == 0) {
     free(r);
     return rc;
+  }
+  if (rc) { /* a part went, the rest never can: the write fails through its callback, as any other */
+    r->status = rc;
+    posix_feed(s->loop, &s->w);
   }
   if (s->wq_tail)
     s->wq_tail->next = r;
