@@ -23,16 +23,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A child watched by the SIGCHLD path: its entry on the loop's list. */
+typedef struct proc_chld {
+  posix_sigchld_entry e;
+  posix_sigchld *owner; /* set while on the list */
+  os_proc *p;
+} proc_chld;
+
+/* 80 bytes: what the pidfd path needs is inline; the SIGCHLD entry and a guardian's link are
+ * allocated only for the children that have them (docs/performance.md, memory per live child). */
 struct os_proc {
   os_loop *loop;
   posix_watcher w; /* on the pidfd (fd -1 when watched by SIGCHLD) */
-  posix_sigchld_entry chld;
-  posix_sigchld *chld_owner; /* set while on the SIGCHLD list */
+  proc_chld *chld; /* SIGCHLD path only */
   pid_t pid;
   bool reaped;
   bool held; /* exited, kept as a zombie until freed, so its pid (and group id) stays ours */
   bool group;
-  guardian_link guardian; /* a guardian's socket (fd -1 if none) */
+  guardian_link *guardian; /* a guardian's socket, or NULL */
   os_exit_cb cb;
   void *data;
 };
@@ -89,8 +97,9 @@ static void proc_on_pidfd(posix_watcher *w, unsigned revents) {
 }
 
 static void proc_on_sigchld(posix_sigchld_entry *e, int wstatus, bool reaped) {
-  os_proc *p = (os_proc *)((char *)e - offsetof(os_proc, chld));
-  p->chld_owner = NULL;
+  proc_chld *pc = (proc_chld *)((char *)e - offsetof(proc_chld, e));
+  os_proc *p = pc->p;
+  pc->owner = NULL;
   p->held = e->held;
   proc_finish(p, wstatus, reaped);
 }
@@ -124,8 +133,14 @@ int os_proc_kill_tree(os_proc *p, int signum) {
 
 void os_proc_free(os_proc *p) {
   if (!p) return;
-  posix_guardian_release(&p->guardian);
-  if (p->chld_owner) posix_sigchld_remove(p->chld_owner, &p->chld);
+  if (p->guardian) {
+    posix_guardian_release(p->guardian);
+    free(p->guardian);
+  }
+  if (p->chld) {
+    if (p->chld->owner) posix_sigchld_remove(p->chld->owner, &p->chld->e);
+    free(p->chld);
+  }
   if (p->held) { /* the group leader kept as a zombie: its group id may be reused from now on */
     while (waitpid(p->pid, NULL, __WALL) < 0 && errno == EINTR) {
     }
@@ -292,7 +307,6 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   if (!p) goto fail_started;
   p->loop = loop;
   p->pid = pid;
-  p->guardian.fd = -1;
   p->group = group;
   p->cb = exit_cb;
   p->data = data;
@@ -300,14 +314,22 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   p->w.cb = proc_on_pidfd;
   p->w.slot = -1;
   pidfd = -1;
+  if (guardian.fd >= 0) {
+    p->guardian = malloc(sizeof *p->guardian);
+    if (!p->guardian) goto fail_started;
+    *p->guardian = (guardian_link){-1, NULL, NULL};
+  }
   if (use_pidfd) {
     if (posix_watch(loop, &p->w, POLLIN)) goto fail_started;
   } else {
-    p->chld.pid = pid;
-    p->chld.hold = group || guarded; /* a guardian holds its pid */
-    p->chld.on_exit = proc_on_sigchld;
-    p->chld_owner = chld;
-    posix_sigchld_add(chld, &p->chld);
+    p->chld = calloc(1, sizeof *p->chld);
+    if (!p->chld) goto fail_started;
+    p->chld->p = p;
+    p->chld->e.pid = pid;
+    p->chld->e.hold = group || guarded; /* a guardian holds its pid */
+    p->chld->e.on_exit = proc_on_sigchld;
+    p->chld->owner = chld;
+    posix_sigchld_add(chld, &p->chld->e);
   }
   for (int i = 0; i < 3; i++) {
     if (parent_fds[i] < 0) continue;
@@ -326,7 +348,7 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   free(candidates);
   if (guardian.fd >= 0) { /* released when the proc is freed */
     int g = posix_guardian_untrack(&guardian);
-    if (g >= 0) posix_guardian_track(&p->guardian, g);
+    if (g >= 0) posix_guardian_track(p->guardian, g);
   }
   *proc = p;
   return 0;
