@@ -517,7 +517,9 @@ typedef void (*cp_send_cb)(cp_channel *ch, int status, void *ud);
  * the loop (a message larger than the free socket buffer, followed at once by exit(), loses its
  * tail: return to the loop, or wait for cb). cb (optional) runs on a later loop turn once it was
  * written (0) or could not be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected;
- * CP_ENOBUFS when longer than the channel's limit. */
+ * CP_ENOBUFS when longer than the channel's limit; CP_ENOMEM when the rest could not be queued (if
+ * part of the message had gone already, the channel is then disconnected: the peer sees a message
+ * cut at its end, never one spliced with the next). */
 CP_API int cp_channel_send(cp_channel *ch, const void *msg, size_t len, cp_send_cb cb, void *ud);
 
 /* Closes the channel after the queued messages are written; the peer sees its end (Node: the
