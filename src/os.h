@@ -43,6 +43,11 @@ void os_loop_free(os_loop *loop);
  * when the backend has none (the poll() backend). */
 cp_os_handle os_loop_handle(os_loop *loop);
 
+/* Whether os_loop_poll(loop, 0) has work that os_loop_handle() does not show: completions the backend
+ * delivers on the next turn without its poller (POSIX: a write that went through at once, a child that
+ * exited before its exit watch was registered). Windows posts such work to the IOCP: always false. */
+bool os_loop_has_pending(os_loop *loop);
+
 /* Waits at most timeout_ms (-1: no limit, 0: don't block) for I/O readiness/completions and child
  * exits, then runs their callbacks. Returns 0 (also when interrupted by a signal or when the time
  * passed with nothing to do) or a CP_E* code when the poller itself failed. */

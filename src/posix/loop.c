@@ -17,6 +17,8 @@ char *posix_read_buffer(os_loop *loop) { return posix_loop_base_of(loop)->readbu
 
 posix_sigchld **posix_loop_sigchld(os_loop *loop) { return &posix_loop_base_of(loop)->sigchld; }
 
+bool os_loop_has_pending(os_loop *loop) { return posix_loop_base_of(loop)->feed != NULL; }
+
 void posix_loop_base_free(os_loop *l) { posix_sigchld_free(posix_loop_base_of(l)->sigchld); }
 
 void posix_feed(os_loop *loop, posix_watcher *w) {
