@@ -99,6 +99,8 @@ static bool emulating_ignore(void) {
   return prev && (prev->sa_handler == SIG_IGN || (prev->sa_flags & SA_NOCLDWAIT));
 }
 
+bool posix_sigchld_emulating_ignore(void) { return emulating_ignore(); }
+
 static bool is_library_child(pid_t pid) {
   pthread_mutex_lock(&all_lock);
   posix_sigchld_entry *e = all_procs;

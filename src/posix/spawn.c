@@ -152,11 +152,13 @@ static void proc_on_exited_early(posix_watcher *w, unsigned revents) {
   proc_reap_exited((os_proc *)((char *)w - offsetof(os_proc, w)), 0, false);
 }
 
-/* Whether the application has the kernel reap its children (SIGCHLD ignored, or SA_NOCLDWAIT). Such
- * a spawn takes the SIGCHLD path, which puts its handler in and reaps the application's children
- * itself: a child that exited before its exit watch was registered would otherwise be reaped by the
- * kernel with its status lost. */
+/* Whether the application has the kernel reap its children (SIGCHLD ignored, or SA_NOCLDWAIT), or had
+ * it when the SIGCHLD path took over. Such a spawn takes the SIGCHLD path, which puts its handler in
+ * and reaps the application's children itself: a child that exited before its exit watch was
+ * registered would otherwise be reaped by the kernel with its status lost, and once the handler
+ * reaps for the application, every library child must be on its list (sigchld.c) to be left alone. */
 static bool app_ignores_sigchld(void) {
+  if (posix_sigchld_emulating_ignore()) return true;
   struct sigaction sa;
   if (sigaction(SIGCHLD, NULL, &sa) < 0) return false;
   return !(sa.sa_flags & SA_SIGINFO) && (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT));

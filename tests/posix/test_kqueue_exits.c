@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -140,6 +141,47 @@ static void tree_leader_exited_before_its_watch_is_held_until_freed(void **state
   assert_true(cptest_no_children());
 }
 
+/* In a forked copy of this test (its SIGCHLD disposition is changed for good): the application
+ * ignores SIGCHLD, so the library's SIGCHLD path takes over and reaps the application's children for
+ * it; every later spawn stays on that path (on its list), so that reaping never takes a library child
+ * from under a kqueue watch. Each child, a tree's leader among the application's own exiting children,
+ * still reports its status. (The leader is not held there, and the application's children are reaped
+ * when a loop runs: the SIGCHLD path's documented limits, docs/security.md.) */
+static int ignored_sigchld_app(void) {
+  signal(SIGCHLD, SIG_IGN);
+  cp_result r;
+  const char *args[] = {"exit", "0", NULL};
+  if (cptest_run(args, NULL, &r) != 0) return 10;
+  cp_result_free(&r);
+  cp_loop *loop;
+  if (cp_loop_new(&loop)) return 11;
+  for (int i = 0; i < 20; i++) {
+    cp_child *c;
+    seen s = {0};
+    cp_options o = {.kill_tree = true,
+                    .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+    const char *a2[] = {"exit", "9", NULL};
+    if (cp_spawn(loop, cptest_helper(), a2, &o, &events, &s, &c)) return 12;
+    pid_t own = fork(); /* the application's own child: its SIGCHLD wakes the reaping for it */
+    if (own == 0) _exit(0);
+    if (cp_loop_run(loop, CP_RUN_DEFAULT) != 0) return 13;
+    cp_child_free(c);
+    if (s.status != 9 || s.signal != 0) return 14;
+  }
+  return cp_loop_free(loop) == 0 ? 0 : 15;
+}
+
+static void exits_keep_their_status_after_the_application_ignored_sigchld(void **state) {
+  (void)state;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) _exit(ignored_sigchld_app());
+  int st = 0;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       /* first: nothing in this process has spawned yet */
@@ -148,6 +190,7 @@ int main(void) {
                                       exited_before_add_setup, exited_before_add_teardown),
       cmocka_unit_test_setup_teardown(tree_leader_exited_before_its_watch_is_held_until_freed,
                                       exited_before_add_setup, exited_before_add_teardown),
+      cmocka_unit_test(exits_keep_their_status_after_the_application_ignored_sigchld),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
