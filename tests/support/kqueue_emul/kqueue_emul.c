@@ -8,7 +8,8 @@
  *  - EVFILT_PROC with NOTE_EXIT on a pid: reported once, when the process exits, with EV_EOF and
  *    EV_ONESHOT set in flags and the watch dropped, as the kernels do. With NOTE_EXITSTATUS (Apple's
  *    flag; FreeBSD always does it) data is the wait()-style status, also when the process has been
- *    reaped by then (read back from the pidfd). Adding a watch on a process that has already exited
+ *    reaped by then (read back from the pidfd with PIDFD_GET_INFO: Linux 6.15 or later; before that
+ *    such a status reads as 0, where a real kqueue knows it). Adding a watch on a process that has already exited
  *    - a zombie - fails with ESRCH: macOS does that (FreeBSD reports the exit at once instead), and
  *    the caller must cope with it. CP_KQUEUE_EMUL_EXITED_BEFORE_ADD=1 in the environment makes every
  *    EV_ADD of a child's exit watch wait until that child has exited first, to test that path.
