@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct os_loop os_loop;     /* a poller: epoll/poll on POSIX, an IOCP on Windows */
+typedef struct os_loop os_loop;     /* a poller: epoll/kqueue/poll on POSIX, an IOCP on Windows */
 typedef struct os_stream os_stream; /* the parent's end of a pipe to a child */
 typedef struct os_proc os_proc;     /* a started child, watched for exit */
 
@@ -38,10 +38,15 @@ int os_loop_new(os_loop **out);
 /* Frees the loop. Every stream and proc registered on it must have been freed first. */
 void os_loop_free(os_loop *loop);
 
-/* The descriptor a program with its own event loop can wait on: readable (POSIX) or signalled
- * (Windows: the IOCP handle) when os_loop_poll(loop, 0) has work. CP_INVALID_HANDLE when the
- * backend has none (the poll() backend). */
+/* The descriptor a program with its own event loop can wait on: readable (POSIX: the epoll or kqueue
+ * fd) or signalled (Windows: the IOCP handle) when os_loop_poll(loop, 0) has work. CP_INVALID_HANDLE
+ * when the backend has none (the poll() backend). */
 cp_os_handle os_loop_handle(os_loop *loop);
+
+/* Whether os_loop_poll(loop, 0) has work that os_loop_handle() does not show: completions the backend
+ * delivers on the next turn without its poller (POSIX: a write that went through at once, a child that
+ * exited before its exit watch was registered). Windows posts such work to the IOCP: always false. */
+bool os_loop_has_pending(os_loop *loop);
 
 /* Waits at most timeout_ms (-1: no limit, 0: don't block) for I/O readiness/completions and child
  * exits, then runs their callbacks. Returns 0 (also when interrupted by a signal or when the time
