@@ -170,6 +170,10 @@ static const row rows[] = {
      "KiB",
      {{"raw posix_spawn + epoll loop", "many.raw.kib_per_child", NONE, 0},
       {"libuv uv_spawn + uv_pipe", "many.uv.kib_per_child", NONE, 0}}},
+    {"memory per added child (parent RSS growth from 500 to 1000 live children / 500)",
+     "many.cp.kib_per_added_child",
+     "KiB",
+     {{"raw posix_spawn + epoll loop", "many.raw.kib_per_added_child", NONE, 0}}},
     /* issue 9: the worker pool (bench/pool_bench.c) against the guides' Node pattern */
     {"worker pool of 2, trivial tasks, 1 in flight per worker (cp_pool)",
      "pool.cp_1.per_s",

@@ -2,7 +2,8 @@
 # ci/test-macos-compile.sh [build-dir] - macOS, compiled here: the library, cprun, the examples and every
 # test executable, for aarch64 and x86_64, with zig 0.11's `zig cc` and the macOS SDK headers it ships
 # (cmake/zig-*-macos.cmake), warnings as errors; cmocka cross-built from Debian's source as the Windows
-# cell does. Then checks that what was built is Mach-O for the right architecture. Nothing can run
+# cell does. Then checks that what was built is Mach-O for the right architecture and that the feature
+# checks chose the kqueue poller (src/posix/loop_kqueue.c is in the library). Nothing can run
 # here: the tests run on macOS only in the GitHub workflow. Ends with a line in ctest's summary form
 # (one "test" per architecture: it built everything and every output checked out).
 set -euo pipefail
@@ -42,8 +43,15 @@ for arch in aarch64 x86_64; do
       fi
     done < <(find "$out/bin" -maxdepth 1 -type f -perm -u+x)
     lib=$(find "$out" -maxdepth 1 -name 'libchildproc*' -type f | head -n 1)
-    echo "macOS $arch: $n executables checked ($want), library ${lib##*/}"
-    if [ "$bad" -eq 0 ] && [ "$n" -gt 0 ] && [ -n "$lib" ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    poller=none
+    if [ -n "$lib" ] && "$ZIG" ar t "$lib" | grep -qx 'loop_kqueue.c.o'; then poller=kqueue; fi
+    echo "macOS $arch: $n executables checked ($want), library ${lib##*/}, poller $poller"
+    if [ "$poller" != kqueue ]; then echo "macOS $arch: the feature checks did not choose the kqueue poller"; fi
+    if [ "$bad" -eq 0 ] && [ "$n" -gt 0 ] && [ -n "$lib" ] && [ "$poller" = kqueue ]; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
   else
     echo "macOS $arch: build failed"
     failed=$((failed + 1))

@@ -2,8 +2,9 @@
 # ci/test.sh - every test of the project, one cell after another: native (-pedantic), ASan+UBSan (with
 # the allocation and syscall fault-injection sweeps), the poll()/SIGCHLD backend, ThreadSanitizer, the
 # fuzz targets, the Windows build under Wine, musl, coverage (native, poll/SIGCHLD, portable and
-# always-fork runs again, instrumented, with the syscall sweep), and
-# the portable POSIX backend (posix_spawn/fork+exec, with its nm check).
+# always-fork runs again, instrumented, with the syscall sweep), the portable POSIX backend
+# (posix_spawn/fork+exec, with its nm check), the same on the kqueue poller built against the
+# test-only kqueue emulation, and macOS compiled with zig.
 # Installs what is missing (Debian packages, and the CMocka source for the mingw build). Ends with one
 # line in ctest's summary form, "P% tests passed, F tests failed out of N", over the ctest runs of all
 # cells (and the bench smoke run), and exits non-zero if any cell failed.
@@ -30,7 +31,7 @@ run_cell() {
 
 cells=(native:test-native.sh sanitizers:test-sanitizers.sh poll-backend:test-poll.sh tsan:test-tsan.sh
   fuzz:test-fuzz.sh windows-wine:test-windows.sh musl:test-musl.sh coverage:test-coverage.sh
-  portable-posix:test-portable.sh macos-compile:test-macos-compile.sh)
+  portable-posix:test-portable.sh kqueue-emul:test-kqueue-emul.sh macos-compile:test-macos-compile.sh)
 for cell in "${cells[@]}"; do
   run_cell "${cell%%:*}" "${cell#*:}"
 done

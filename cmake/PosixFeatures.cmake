@@ -1,6 +1,10 @@
 # PosixFeatures.cmake - what the POSIX backend may use here, found by checks rather than OS names.
-# Sets CHILDPROC_SPAWN_LINUX (build src/posix/spawn_linux.c, else spawn_portable.c) and
-# CHILDPROC_POSIX_DEFINITIONS (CP_HAVE_* compile definitions for the library's POSIX sources).
+# Sets CHILDPROC_SPAWN_LINUX (build src/posix/spawn_linux.c, else spawn_portable.c), CHILDPROC_POLLER
+# (kqueue, epoll or poll: which src/posix/loop_<poller>.c is built) and CHILDPROC_POSIX_DEFINITIONS
+# (CP_HAVE_* and CP_POLLER_* compile definitions for the library's POSIX sources).
+# kqueue where it exists (macOS, the BSDs), epoll where that exists (Linux), poll() otherwise or with
+# CHILDPROC_FORCE_POLL. CHILDPROC_KQUEUE_EMULATION=ON (tests only, Linux, with the portable mode) builds
+# the kqueue poller against tests/support/kqueue_emul, a subset of kqueue written on epoll and pidfds.
 # CHILDPROC_PORTABLE_POSIX=ON turns off everything Linux-only (clone, pidfd, epoll, prctl, pipe2,
 # ppoll, sigtimedwait, close_range, syscall), so Linux runs the code paths macOS and the BSDs take.
 include(CheckSymbolExists)
@@ -39,6 +43,9 @@ if(CP_HAVE_LIBPROC_H)
 endif()
 _cp_posix_check(CP_HAVE_KERN_PROC_PATHNAME KERN_PROC_PATHNAME "sys/types.h;sys/sysctl.h")
 _cp_posix_check(CP_HAVE_KERN_PROC_PID KERN_PROC_PID "sys/types.h;sys/sysctl.h;sys/user.h")
+check_symbol_exists(kqueue "sys/types.h;sys/event.h;sys/time.h" CP_HAVE_KQUEUE)
+check_symbol_exists(kevent "sys/types.h;sys/event.h;sys/time.h" CP_HAVE_KEVENT)
+check_symbol_exists(EVFILT_PROC "sys/types.h;sys/event.h;sys/time.h" CP_HAVE_EVFILT_PROC)
 
 if(CHILDPROC_PORTABLE_POSIX)
   set(CHILDPROC_SPAWN_LINUX OFF)
@@ -61,4 +68,21 @@ else()
     set(CHILDPROC_SPAWN_LINUX OFF)
   endif()
 endif()
+
+if(CHILDPROC_KQUEUE_EMULATION)
+  if(NOT CHILDPROC_PORTABLE_POSIX OR NOT CMAKE_SYSTEM_NAME STREQUAL "Linux" OR CHILDPROC_FORCE_POLL)
+    message(FATAL_ERROR "CHILDPROC_KQUEUE_EMULATION is for testing the kqueue poller on Linux: it needs "
+                        "-DCHILDPROC_PORTABLE_POSIX=ON, a Linux build, and no CHILDPROC_FORCE_POLL")
+  endif()
+  set(CHILDPROC_POLLER kqueue)
+elseif(CP_HAVE_KQUEUE AND CP_HAVE_KEVENT AND CP_HAVE_EVFILT_PROC AND NOT CHILDPROC_FORCE_POLL)
+  set(CHILDPROC_POLLER kqueue)
+elseif(CP_HAVE_EPOLL AND NOT CHILDPROC_FORCE_POLL)
+  set(CHILDPROC_POLLER epoll)
+else()
+  set(CHILDPROC_POLLER poll)
+endif()
+string(TOUPPER "CP_POLLER_${CHILDPROC_POLLER}" _cp_poller_def)
+list(APPEND CHILDPROC_POSIX_DEFINITIONS ${_cp_poller_def}=1)
+message(STATUS "childproc: POSIX poller ${CHILDPROC_POLLER} (src/posix/loop_${CHILDPROC_POLLER}.c)")
 unset(CMAKE_REQUIRED_DEFINITIONS)

@@ -376,10 +376,13 @@ typedef enum cp_run_mode {
  * poller failed. */
 CP_API int cp_loop_run(cp_loop *loop, cp_run_mode mode);
 
-/* For a program with its own event loop: a descriptor that becomes readable (POSIX; the epoll fd) or
- * the IOCP handle (Windows) when cp_loop_run(loop, CP_RUN_NOWAIT) has work, and the number of
- * milliseconds until the next timer (-1: none). cp_loop_fd() gives CP_INVALID_HANDLE with the
- * poll() backend. */
+/* For a program with its own event loop: a descriptor that becomes readable (POSIX: the epoll fd on
+ * Linux, the kqueue fd on macOS and the BSDs; a child's exit makes it readable too) or the IOCP
+ * handle (Windows) when cp_loop_run(loop, CP_RUN_NOWAIT) has work, and how many milliseconds to wait
+ * on it at most: until the next timer, 0 when work is already pending that the descriptor does not
+ * show (a write completed at once, whose callback runs on the next turn), -1 for no limit. Wait on
+ * both, then run CP_RUN_NOWAIT. cp_loop_fd() gives CP_INVALID_HANDLE with the poll() backend (systems
+ * with neither epoll nor kqueue, or CHILDPROC_FORCE_POLL) and for a NULL loop. */
 CP_API cp_os_handle cp_loop_fd(cp_loop *loop);
 CP_API int cp_loop_timeout(cp_loop *loop);
 
@@ -520,7 +523,9 @@ typedef void (*cp_send_cb)(cp_channel *ch, int status, void *ud);
  * written (0) or could not be (CP_EPIPE, or the write's error); without cb, a write error other than
  * CP_EPIPE goes to the channel's on_error (the child's on_error for a child's channel), as Node emits
  * 'error' - either way the channel is then disconnected. CP_EPIPE at once when the channel is
- * disconnected; CP_ENOBUFS when longer than the channel's limit. */
+ * disconnected; CP_ENOBUFS when longer than the channel's limit; CP_ENOMEM when the rest could not be
+ * queued (if part of the message had gone already, the channel is then disconnected: the peer sees a
+ * message cut at its end, never one spliced with the next). */
 CP_API int cp_channel_send(cp_channel *ch, const void *msg, size_t len, cp_send_cb cb, void *ud);
 
 /* Closes the channel after the queued messages are written; the peer sees its end (Node: the

@@ -19,45 +19,121 @@ typedef struct write_req {
  * child stays small (docs/performance.md, memory per live child). */
 typedef struct child_timers {
   cp__timer timeout, escalate;
+  int64_t kill_after_ms; /* the grace before SIGKILL when killed for a limit (timeout, max_buffer) */
 } child_timers;
+
+/* The events of a child, shared by the children of a loop that were given the same ones (programs
+ * start many children with one set of callbacks): 8 bytes per child instead of a 64-byte copy. */
+struct cp__child_evs {
+  cp__child_evs *next;
+  size_t refs;
+  cp_child_events ev;
+};
+
+static const cp__child_evs no_events;
 
 /* A start error that could not be allocated is reported as this one. */
 static cp_error start_oom = {CP_ENOMEM, 0, "spawn", NULL, "spawn ENOMEM: out of memory"};
 static const cp_error no_error;
 
+/* The events a child delivers from the loop's deferred calls, in this order when several wait. */
+enum { PENDING_START = 1, PENDING_EXIT = 2, PENDING_CLOSE = 4 };
+
+/* Kept small: a program may hold thousands of live children (docs/performance.md, memory per live
+ * child). */
 struct cp_child {
   cp_loop *loop;
-  cp_child_events ev;
+  const cp__child_evs *ev; /* shared; &no_events when none were given */
   void *ud;
   os_proc *proc;
   os_stream *pipes[3];
   cp_channel *channel;
   int64_t pid, status;
-  int signal;
-  int kill_signal;
-  int64_t kill_after_ms;
-  child_timers *timers; /* only for a child with a timeout or kill escalation (see child_timers) */
-  bool group; /* started as the root of its own tree */
-  bool started, exited, closed, killed, timed_out;
-  bool limit_killed;   /* killed for timeout or max_buffer: the run ends once the child exited */
-  bool exit_delivered; /* on_exit ran (or never will: the child did not start) */
-  bool ending;         /* cp_child_end(): close stdin after the queue */
-  bool channel_open;
-  bool ref;   /* counted in loop->refs */
-  bool freed; /* cp_child_free() called */
-  int in_cb;
-  cp_error *start_error; /* why it did not start, or NULL (most children: no 280-byte message each) */
-  cp__defer start_ev; /* on_spawn, or on_error + on_close */
-  cp__defer close_ev;
-  cp__defer exit_ev;       /* on_exit after the channel's last messages (see child_on_exit) */
+  child_timers *timers;    /* only for a child with a timeout or kill escalation (see child_timers) */
+  cp_error *start_error;   /* why it did not start, or NULL (most children: no 280-byte message each) */
+  cp__defer deferred;      /* runs the events of `pending` */
   write_req *wq, *wq_tail; /* in queue (and completion) order */
   size_t wq_bytes;
+  int signal;
+  int in_cb;
+  unsigned char kill_signal;
+  unsigned char pending;       /* PENDING_*: start (on_spawn, or on_error + on_close), exit, close */
+  bool group : 1;              /* started as the root of its own tree */
+  bool started : 1, exited : 1, closed : 1, killed : 1, timed_out : 1;
+  bool limit_killed : 1;   /* killed for timeout or max_buffer: the run ends once the child exited */
+  bool exit_delivered : 1; /* on_exit ran (or never will: the child did not start) */
+  bool ending : 1;         /* cp_child_end(): close stdin after the queue */
+  bool channel_open : 1;
+  bool ref : 1;   /* counted in loop->refs */
+  bool freed : 1; /* cp_child_free() called */
 };
 
 #define EMIT(c, name, ...)                                                                                   \
   do {                                                                                                       \
-    if ((c)->ev.name && !(c)->freed) (c)->ev.name((c), __VA_ARGS__);                                         \
+    if ((c)->ev->ev.name && !(c)->freed) (c)->ev->ev.name((c), __VA_ARGS__);                                         \
   } while (0)
+
+/* The loop's shared copy of *ev (a new one if no live child has the same callbacks), or NULL when
+ * out of memory. Only the first few sets are compared: a program with many distinct sets pays one
+ * allocation per child, as before sharing. */
+static const cp__child_evs *evs_get(cp_loop *l, const cp_child_events *ev) {
+  if (!ev) return &no_events;
+  int looked = 0;
+  for (cp__child_evs **pp = &l->child_evs; *pp && looked < 8; pp = &(*pp)->next, looked++) {
+    cp__child_evs *e = *pp;
+    if (memcmp(&e->ev, ev, sizeof *ev) == 0) {
+      *pp = e->next; /* to the front: the next child most likely has the same */
+      e->next = l->child_evs;
+      l->child_evs = e;
+      e->refs++;
+      return e;
+    }
+  }
+  cp__child_evs *e = malloc(sizeof *e);
+  if (!e) return NULL;
+  e->ev = *ev;
+  e->refs = 1;
+  e->next = l->child_evs;
+  l->child_evs = e;
+  return e;
+}
+
+static void evs_release(cp_loop *l, const cp__child_evs *ev) {
+  if (ev == &no_events) return;
+  for (cp__child_evs **pp = &l->child_evs; *pp; pp = &(*pp)->next) {
+    if (*pp != ev) continue;
+    cp__child_evs *e = *pp;
+    if (--e->refs == 0) {
+      *pp = e->next;
+      free(e);
+    }
+    return;
+  }
+}
+
+static void deliver_start(cp_child *c);
+static void deliver_exit(cp_child *c);
+static void deliver_close(cp_child *c);
+
+/* One deferred record carries all three events: one event per run, in start, exit, close order,
+ * so each still comes in a turn of its own as it did with a record each. */
+static void deliver_pending(cp__defer *d) {
+  cp_child *c = d->data;
+  unsigned bit = c->pending & (unsigned)-(int)c->pending; /* the lowest */
+  c->pending = (unsigned char)(c->pending & ~bit);
+  if (c->pending) cp__defer_queue(c->loop, d, deliver_pending, c); /* cancelled if c is freed */
+  if (bit == PENDING_START)
+    deliver_start(c);
+  else if (bit == PENDING_EXIT)
+    deliver_exit(c);
+  else if (bit == PENDING_CLOSE)
+    deliver_close(c);
+}
+
+static void queue_event(cp_child *c, unsigned bit) {
+  c->pending = (unsigned char)(c->pending | bit);
+  cp__defer_queue(c->loop, &c->deferred, deliver_pending, c);
+}
 
 static void child_unref_internal(cp_child *c) {
   if (c->ref) c->loop->refs--;
@@ -89,9 +165,8 @@ static void set_start_error(cp_child *c, cp_error *e) {
 
 static void child_maybe_free(cp_child *c) {
   if (!c->freed || !c->closed || c->in_cb) return;
-  cp__defer_cancel(c->loop, &c->start_ev);
-  cp__defer_cancel(c->loop, &c->close_ev);
-  cp__defer_cancel(c->loop, &c->exit_ev);
+  cp__defer_cancel(c->loop, &c->deferred);
+  evs_release(c->loop, c->ev);
   stop_timers(c);
   free(c->timers);
   if (c->channel) cp__channel_destroy(c->channel);
@@ -120,8 +195,7 @@ static void close_stdin(cp_child *c, int status) {
   }
 }
 
-static void deliver_close(cp__defer *d) {
-  cp_child *c = d->data;
+static void deliver_close(cp_child *c) {
   c->closed = true;
   stop_timers(c);
   child_unref_internal(c);
@@ -134,7 +208,7 @@ static void deliver_close(cp__defer *d) {
 /* 'close' comes after 'exit' and the end of stdout, stderr and the channel. */
 static void check_close(cp_child *c) {
   if (c->closed || !c->exit_delivered || c->pipes[1] || c->pipes[2] || c->channel_open) return;
-  cp__defer_queue(c->loop, &c->close_ev, deliver_close, c);
+  queue_event(c, PENDING_CLOSE);
 }
 
 static void close_output(cp_child *c, int i) {
@@ -185,8 +259,7 @@ static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, i
   child_maybe_free(c);
 }
 
-static void deliver_exit(cp__defer *d) {
-  cp_child *c = d->data;
+static void deliver_exit(cp_child *c) {
   c->exit_delivered = true;
   c->in_cb++;
   if (!c->start_error) EMIT(c, on_exit, c->status, c->signal, c->ud);
@@ -211,12 +284,10 @@ static void child_on_exit(os_proc *p, void *data, int64_t status, int signum) {
   c->in_cb++;
   close_stdin(c, CP_EPIPE);
   c->in_cb--;
-  if (c->channel_open) {
-    cp__defer_queue(c->loop, &c->exit_ev, deliver_exit, c);
-  } else {
-    c->exit_ev.data = c;
-    deliver_exit(&c->exit_ev);
-  }
+  if (c->channel_open)
+    queue_event(c, PENDING_EXIT);
+  else
+    deliver_exit(c);
 }
 
 static void child_on_message(cp_channel *ch, const char *msg, size_t len, void *ud) {
@@ -245,8 +316,7 @@ static void child_on_channel_error(cp_channel *ch, const cp_error *err, void *ud
   c->in_cb--;
 }
 
-static void deliver_start(cp__defer *d) {
-  cp_child *c = d->data;
+static void deliver_start(cp_child *c) {
   c->in_cb++;
   if (c->started) {
     EMIT(c, on_spawn, c->ud);
@@ -287,7 +357,7 @@ static int child_signal(cp_child *c, int signum, uint64_t grace_ms) {
  * child itself has exited, whatever its descendants still hold: what was read is kept. */
 int cp__child_kill_for_limit(cp_child *c) {
   c->limit_killed = true;
-  int rc = child_signal(c, c->kill_signal, (uint64_t)c->kill_after_ms);
+  int rc = child_signal(c, c->kill_signal, c->timers ? (uint64_t)c->timers->kill_after_ms : 0);
   if (c->exited) end_outputs(c); /* the caller is inside a callback: the free waits for it */
   return rc;
 }
@@ -331,11 +401,14 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
   cp_child *c = calloc(1, sizeof *c);
   if (!c) return CP_ENOMEM;
   c->loop = loop;
-  if (ev) c->ev = *ev;
+  c->ev = evs_get(loop, ev);
+  if (!c->ev) {
+    free(c);
+    return CP_ENOMEM;
+  }
   c->ud = ud;
   c->status = -1;
-  c->kill_signal = p->kill_signal;
-  c->kill_after_ms = p->kill_after_ms;
+  c->kill_signal = (unsigned char)p->kill_signal;
   c->group = p->req.new_group || p->req.detached;
   c->ref = true;
   loop->refs++;
@@ -364,12 +437,16 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
       }
     }
     bool timed = o && o->timeout_ms > 0;
-    if (c->started && (timed || c->kill_after_ms > 0) && !ensure_timers(c))
-      child_abort_start(c, CP_ENOMEM, "its timers");
+    if (c->started && (timed || p->kill_after_ms > 0)) {
+      if (ensure_timers(c))
+        c->timers->kill_after_ms = p->kill_after_ms;
+      else
+        child_abort_start(c, CP_ENOMEM, "its timers");
+    }
     if (c->started && timed)
       cp__timer_start(loop, &c->timers->timeout, (uint64_t)o->timeout_ms, child_on_timeout, c);
   }
-  cp__defer_queue(loop, &c->start_ev, deliver_start, c);
+  queue_event(c, PENDING_START);
   *out = c;
   return 0;
 }

@@ -12,6 +12,7 @@ int cp__loop_init(cp_loop *l) {
   l->timer_seq = 0;
   l->defer_head = l->defer_tail = NULL;
   l->refs = l->live = l->running = 0;
+  l->child_evs = NULL;
   return os_loop_new(&l->os);
 }
 
@@ -146,7 +147,7 @@ static size_t run_deferred(cp_loop *l) {
 }
 
 static int next_timeout(cp_loop *l) {
-  if (l->defer_head) return 0;
+  if (l->defer_head || os_loop_has_pending(l->os)) return 0;
   if (!l->timers) return -1;
   uint64_t now = os_now_ms();
   if (l->timers->due <= now) return 0;

@@ -28,6 +28,7 @@ struct cp__timer {
 /* A call to make at the start of the next turn (Node's "next tick" for events that must not run
  * inside the call that caused them). */
 typedef struct cp__defer cp__defer;
+typedef struct cp__child_evs cp__child_evs;
 struct cp__defer {
   void (*cb)(cp__defer *d);
   void *data;
@@ -43,6 +44,7 @@ struct cp_loop {
   int refs; /* referenced children and channels not yet closed */
   int live; /* children and channels not yet freed (cp_loop_free refuses while > 0) */
   int running; /* cp__loop_run_once calls on the stack: > 0 inside a callback of this loop */
+  cp__child_evs *child_evs; /* the children's event sets, shared (child.c) */
 };
 
 int cp__loop_init(cp_loop *l);

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct os_loop os_loop;     /* a poller: epoll/poll on POSIX, an IOCP on Windows */
+typedef struct os_loop os_loop;     /* a poller: epoll/kqueue/poll on POSIX, an IOCP on Windows */
 typedef struct os_stream os_stream; /* the parent's end of a pipe to a child */
 typedef struct os_proc os_proc;     /* a started child, watched for exit */
 
@@ -38,10 +38,15 @@ int os_loop_new(os_loop **out);
 /* Frees the loop. Every stream and proc registered on it must have been freed first. */
 void os_loop_free(os_loop *loop);
 
-/* The descriptor a program with its own event loop can wait on: readable (POSIX) or signalled
- * (Windows: the IOCP handle) when os_loop_poll(loop, 0) has work. CP_INVALID_HANDLE when the
- * backend has none (the poll() backend). */
+/* The descriptor a program with its own event loop can wait on: readable (POSIX: the epoll or kqueue
+ * fd) or signalled (Windows: the IOCP handle) when os_loop_poll(loop, 0) has work. CP_INVALID_HANDLE
+ * when the backend has none (the poll() backend). */
 cp_os_handle os_loop_handle(os_loop *loop);
+
+/* Whether os_loop_poll(loop, 0) has work that os_loop_handle() does not show: completions the backend
+ * delivers on the next turn without its poller (POSIX: a write that went through at once, a child that
+ * exited before its exit watch was registered). Windows posts such work to the IOCP: always false. */
+bool os_loop_has_pending(os_loop *loop);
 
 /* Waits at most timeout_ms (-1: no limit, 0: don't block) for I/O readiness/completions and child
  * exits, then runs their callbacks. Returns 0 (also when interrupted by a signal or when the time
@@ -65,6 +70,19 @@ void os_stream_read_stop(os_stream *s);
 /* Queues buf[0..len) for writing; writes complete in order. The buffer must stay valid until cb
  * runs. Writing to a pipe whose reader is gone gives CP_EPIPE through cb and never raises SIGPIPE. */
 int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, void *data);
+
+/* One piece of a gathered write. */
+typedef struct os_iovec {
+  const void *base;
+  size_t len;
+} os_iovec;
+
+/* Writes what the descriptor takes at once of iov[0..n) (n <= 4), as one gathered write, when
+ * nothing is queued on s that still has bytes to write: *written gets how many bytes went (0 when
+ * the descriptor is full, when s has such a queue, or where the platform has no such write; the
+ * caller then queues the rest with os_stream_write). Returns 0, or the CP_E* error of the write
+ * (*written 0: the caller's os_stream_write will report it the usual way). No callback runs. */
+int os_stream_try_write(os_stream *s, const os_iovec *iov, int n, size_t *written);
 
 /* Makes s carry a message channel (called once, before reading or writing starts) whose messages
  * are at most max_message bytes. The channel's framing (JSON lines, binary lengths) is shared code;

@@ -171,7 +171,8 @@ static char *json_string_of(size_t n) {
 
 static void channel_json_round_trip_sizes(void **state) {
   (void)state;
-  static const size_t sizes[] = {1, 2, 3, 100, 4096, 65535, 65536, 65537, 1 << 20, 8u << 20};
+  /* the last ones follow messages the socket could not take at once: they must wait their turn */
+  static const size_t sizes[] = {1, 2, 3, 100, 4096, 65535, 65536, 65537, 1 << 20, 8u << 20, 5, 1};
   size_t n = sizeof sizes / sizeof sizes[0];
   conv c;
   conv_start(&c, "echo", NULL, CP_CHANNEL_JSON);

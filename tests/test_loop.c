@@ -529,6 +529,56 @@ static void many_children_in_flight_on_one_loop(void **state) {
   assert_int_equal(cp_loop_free(loop), 0);
 }
 
+/* Each child keeps the events it was given, though the caller reuses one struct for all of them and
+ * the library shares equal sets between children: 16 distinct sets (which of on_spawn, on_exit,
+ * on_stdout, on_stderr are set), more than the library compares, started three times over. */
+typedef struct evset_rec {
+  int spawned, exited, out, err, closed;
+} evset_rec;
+static void es_spawn(cp_child *c, void *ud) { (void)c, ((evset_rec *)ud)->spawned++; }
+static void es_exit(cp_child *c, int64_t st, int sig, void *ud) { (void)c, (void)st, (void)sig, ((evset_rec *)ud)->exited++; }
+static void es_out(cp_child *c, const char *d, size_t n, void *ud) { (void)c, (void)d, (void)n, ((evset_rec *)ud)->out++; }
+static void es_err(cp_child *c, const char *d, size_t n, void *ud) { (void)c, (void)d, (void)n, ((evset_rec *)ud)->err++; }
+static void es_close(cp_child *c, int64_t st, int sig, void *ud) {
+  (void)st, (void)sig;
+  ((evset_rec *)ud)->closed++;
+  cp_child_free(c);
+}
+
+static void children_keep_their_own_events_when_sets_are_shared(void **state) {
+  (void)state;
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  enum { SETS = 16, ROUNDS = 3 };
+  static evset_rec recs[SETS * ROUNDS];
+  memset(recs, 0, sizeof recs);
+  cp_child_events ev;
+  const char *args[] = {"1", NULL};
+  cp_options o = {.silent = true}; /* stdout and stderr piped */
+  for (int i = 0; i < SETS * ROUNDS; i++) {
+    int set = i % SETS;
+    memset(&ev, 0, sizeof ev);
+    ev.on_spawn = set & 1 ? es_spawn : NULL;
+    ev.on_exit = set & 2 ? es_exit : NULL;
+    ev.on_stdout = set & 4 ? es_out : NULL;
+    ev.on_stderr = set & 8 ? es_err : NULL;
+    ev.on_close = es_close;
+    cp_child *c;
+    assert_int_equal(cp_fork_worker(loop, "out", args, &o, &ev, &recs[i], &c), 0);
+  }
+  memset(&ev, 0, sizeof ev); /* the library kept copies */
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  for (int i = 0; i < SETS * ROUNDS; i++) {
+    int set = i % SETS;
+    assert_int_equal(recs[i].closed, 1);
+    assert_int_equal(recs[i].spawned, set & 1 ? 1 : 0);
+    assert_int_equal(recs[i].exited, set & 2 ? 1 : 0);
+    assert_int_equal(recs[i].out, set & 4 ? 2 : 0); /* one byte, then the end */
+    assert_int_equal(recs[i].err, set & 8 ? 1 : 0); /* the end only */
+  }
+  assert_int_equal(cp_loop_free(loop), 0);
+}
+
 /* cp_loop_free refuses while anything still lives on the loop, also what is over but not released:
  * a child that closed but was not freed, a timer that fired but was not freed (as the header says). */
 static void loop_free_refuses_closed_but_unfreed_children_and_fired_timers(void **state) {
@@ -614,6 +664,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(exec_file_async_delivers_the_sync_result),
       cmocka_unit_test(unref_child_does_not_keep_the_loop_alive),
       cmocka_unit_test(many_children_in_flight_on_one_loop),
+      cmocka_unit_test(children_keep_their_own_events_when_sets_are_shared),
       cmocka_unit_test(free_before_close_still_reaps),
       cmocka_unit_test(loop_free_refuses_closed_but_unfreed_children_and_fired_timers),
       cmocka_unit_test(external_loop_drives_with_fd_and_nowait),

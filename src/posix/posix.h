@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #ifndef MSG_NOSIGNAL /* older Apple headers: the sockets carry SO_NOSIGPIPE instead (fdutil.c) */
 #define MSG_NOSIGNAL 0
@@ -19,13 +20,13 @@ typedef struct posix_watcher posix_watcher;
 /* revents is a mask of POLLIN/POLLOUT/POLLHUP/POLLERR. */
 typedef void (*posix_watch_cb)(posix_watcher *w, unsigned revents);
 
-struct posix_watcher {
+struct posix_watcher { /* 32 bytes: one in every child's proc and stream */
   int fd;
   unsigned events; /* POLLIN / POLLOUT wanted; 0 = not registered */
   posix_watch_cb cb;
   int slot; /* poll backend: index in the pollfd array, -1 if none */
-  posix_watcher *feed_next;
   bool fed;
+  posix_watcher *feed_next;
 };
 
 /* Makes the loop call w->cb(w, POLLOUT) on its next turn without waiting for the poller: for a
@@ -36,6 +37,30 @@ void posix_unfeed(os_loop *loop, posix_watcher *w);
 
 /* Registers w (or changes its mask); events 0 unregisters. Returns 0 or a CP_E* code. */
 int posix_watch(os_loop *loop, posix_watcher *w, unsigned events);
+
+/* Child exits watched by the poller itself, where POSIX_POLLER_WATCHES_EXITS is 1: kqueue's EVFILT_PROC
+ * with NOTE_EXIT (loop_kqueue.c). Elsewhere exits come from a pidfd (a watcher like any other) or the
+ * SIGCHLD path (sigchld.c). */
+#ifdef CP_POLLER_KQUEUE
+#define POSIX_POLLER_WATCHES_EXITS 1
+typedef struct posix_exit_watch posix_exit_watch;
+/* wstatus: the waitpid()-style status the kernel reported with the exit, when status_known. */
+typedef void (*posix_exit_cb)(posix_exit_watch *x, int wstatus, bool status_known);
+struct posix_exit_watch {
+  pid_t pid;
+  posix_exit_cb cb;
+  bool active; /* registered, not fired yet */
+};
+/* Starts watching x->pid, a child of ours not yet reaped: x->cb runs once, from os_loop_poll(), after
+ * it exited (the child is left for the caller to reap). CP_ESRCH when it has exited already (the
+ * kernel refuses to watch a zombie on macOS): no callback then; the caller reaps it itself. Other
+ * CP_E* codes when the poller failed. */
+int posix_watch_exit(os_loop *loop, posix_exit_watch *x);
+/* Stops an active watch (the child was reaped some other way); no callback after this. */
+void posix_unwatch_exit(os_loop *loop, posix_exit_watch *x);
+#else
+#define POSIX_POLLER_WATCHES_EXITS 0
+#endif
 
 /* Keeps the library's own descriptors off 0..2. In a process whose stdin, stdout or stderr is
  * closed, a new descriptor takes that number; left there, the user's printf() would write into the
@@ -61,7 +86,7 @@ static inline int posix_wait_status(const siginfo_t *si) {
 }
 
 /* Fills those of descriptors 0..2 that are closed with the null device (once for each closed
- * slot, whenever the library is about to create descriptors): see loop.c. */
+ * slot, whenever the library is about to create descriptors): see fdutil.c. */
 void posix_reserve_stdio(void);
 
 /* Maps an errno value to a CP_E* code. */

@@ -1,6 +1,7 @@
-/* sigchld.c - child-exit watching where there is no pidfd (macOS, the BSDs, Linux before 5.3, and
- * builds with CHILDPROC_FORCE_SIGCHLD or CHILDPROC_PORTABLE_POSIX): the documented exception to "no
- * signal handlers".
+/* sigchld.c - child-exit watching where neither a pidfd nor the poller can watch exits (Linux before 5.3,
+ * the portable build on Linux, builds with CHILDPROC_FORCE_SIGCHLD; on kqueue systems - macOS, the
+ * BSDs - only spawns made while the application ignores SIGCHLD, see spawn.c): the documented exception
+ * to "no signal handlers".
  *
  * The first loop that needs it installs one SIGCHLD handler for the process (SA_RESTART |
  * SA_NOCLDSTOP), keeping the previous disposition and calling it afterwards when it was a function;
@@ -97,6 +98,8 @@ static bool emulating_ignore(void) {
   const struct sigaction *prev = atomic_load(&previous);
   return prev && (prev->sa_handler == SIG_IGN || (prev->sa_flags & SA_NOCLDWAIT));
 }
+
+bool posix_sigchld_emulating_ignore(void) { return emulating_ignore(); }
 
 static bool is_library_child(pid_t pid) {
   pthread_mutex_lock(&all_lock);

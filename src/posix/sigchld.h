@@ -27,6 +27,11 @@ void posix_sigchld_add(posix_sigchld *s, posix_sigchld_entry *e);
 void posix_sigchld_remove(posix_sigchld *s, posix_sigchld_entry *e);
 void posix_sigchld_free(posix_sigchld *s);
 
+/* Whether the handler replaced the application's SIG_IGN (or SA_NOCLDWAIT) and the loops reap the
+ * application's children for it: those not on the SIGCHLD path's list, so a child watched any other
+ * way (kqueue) would be reaped from under its watch. */
+bool posix_sigchld_emulating_ignore(void);
+
 /* Where a loop keeps its watcher (NULL until first used). */
 posix_sigchld **posix_loop_sigchld(os_loop *loop);
 

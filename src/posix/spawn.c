@@ -4,9 +4,10 @@
  * search.c), makes the stdio pipes and the channel, starts a guardian when kill_on_parent_exit needs
  * one (guardian.c), and hands the rest to posix_start_child(): spawn_linux.c (clone + pidfd) or
  * spawn_portable.c (posix_spawn, fork+exec). The child is then watched by its pidfd where there is
- * one, else by the SIGCHLD path (sigchld.c). A child that must be found by pid after its exit - a
- * group leader (the group id), or one a guardian holds by pid - is kept as our zombie until it is
- * freed, so no other process can take that pid meanwhile. */
+ * one, else by the poller where it watches exits (kqueue's EVFILT_PROC: macOS, the BSDs), else by the
+ * SIGCHLD path (sigchld.c). A child that must be found by pid after its exit - a group leader (the
+ * group id), or one a guardian holds by pid - is kept as our zombie until it is freed, so no other
+ * process can take that pid meanwhile. */
 #include "posix.h"
 #include "sigchld.h"
 #include "spawn.h"
@@ -23,16 +24,29 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A child watched by the SIGCHLD path: its entry on the loop's list. */
+typedef struct proc_chld {
+  posix_sigchld_entry e;
+  posix_sigchld *owner; /* set while on the list */
+  os_proc *p;
+} proc_chld;
+
+/* 80 bytes on Linux: what the pidfd path needs is inline; the SIGCHLD entry and a guardian's link are
+ * allocated only for the children that have them (docs/performance.md, memory per live child). Where
+ * the poller watches exits (kqueue), its exit watch is inline too. */
 struct os_proc {
   os_loop *loop;
   posix_watcher w; /* on the pidfd (fd -1 when watched by SIGCHLD) */
-  posix_sigchld_entry chld;
-  posix_sigchld *chld_owner; /* set while on the SIGCHLD list */
+  proc_chld *chld; /* SIGCHLD path only */
+#if POSIX_POLLER_WATCHES_EXITS
+  posix_exit_watch exitw; /* the poller's exit watch (kqueue EVFILT_PROC) */
+#endif
   pid_t pid;
   bool reaped;
   bool held; /* exited, kept as a zombie until freed, so its pid (and group id) stays ours */
+  bool hold; /* keep it as a zombie once exited: a group leader, or a child a guardian holds by pid */
   bool group;
-  guardian_link guardian; /* a guardian's socket (fd -1 if none) */
+  guardian_link *guardian; /* a guardian's socket, or NULL */
   os_exit_cb cb;
   void *data;
 };
@@ -59,7 +73,7 @@ static void proc_on_pidfd(posix_watcher *w, unsigned revents) {
   (void)revents;
   int st = 0;
   pid_t r;
-  if (p->group) {
+  if (p->hold) {
     /* A group leader is only looked at: while it is our zombie, no process can take its pid, so
      * its group id cannot come to name anyone else's group (reaped in os_proc_free). */
     siginfo_t info;
@@ -89,11 +103,67 @@ static void proc_on_pidfd(posix_watcher *w, unsigned revents) {
 }
 
 static void proc_on_sigchld(posix_sigchld_entry *e, int wstatus, bool reaped) {
-  os_proc *p = (os_proc *)((char *)e - offsetof(os_proc, chld));
-  p->chld_owner = NULL;
+  proc_chld *pc = (proc_chld *)((char *)e - offsetof(proc_chld, e));
+  os_proc *p = pc->p;
+  pc->owner = NULL;
   p->held = e->held;
   proc_finish(p, wstatus, reaped);
 }
+
+#if POSIX_POLLER_WATCHES_EXITS
+/* The kernel said the child has exited: reap it, or only look at it and hold the zombie (p->hold). The
+ * wait blocks, as its end is known: at most the moment between the exit and the zombie. Reaped by
+ * someone else (ECHILD; also the kernel, where the application ignores SIGCHLD), the status is what
+ * the kernel reported with the exit, if it did. */
+static void proc_reap_exited(os_proc *p, int kernel_status, bool kernel_known) {
+  int st = 0;
+  pid_t r;
+  if (p->hold) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    do {
+      r = waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0 && info.si_pid == p->pid) {
+      p->held = true;
+      proc_finish(p, posix_wait_status(&info), true);
+      return;
+    }
+  } else {
+    do {
+      r = waitpid(p->pid, &st, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r == p->pid) {
+      proc_finish(p, st, true);
+      return;
+    }
+  }
+  proc_finish(p, kernel_status, kernel_known);
+}
+
+static void proc_on_kernel_exit(posix_exit_watch *x, int wstatus, bool known) {
+  proc_reap_exited((os_proc *)((char *)x - offsetof(os_proc, exitw)), wstatus, known);
+}
+
+/* Fed when the child had exited before its exit watch could be registered (posix_watch_exit said
+ * CP_ESRCH): reaped on the next turn, as the watch would have. */
+static void proc_on_exited_early(posix_watcher *w, unsigned revents) {
+  (void)revents;
+  proc_reap_exited((os_proc *)((char *)w - offsetof(os_proc, w)), 0, false);
+}
+
+/* Whether the application has the kernel reap its children (SIGCHLD ignored, or SA_NOCLDWAIT), or had
+ * it when the SIGCHLD path took over. Such a spawn takes the SIGCHLD path, which puts its handler in
+ * and reaps the application's children itself: a child that exited before its exit watch was
+ * registered would otherwise be reaped by the kernel with its status lost, and once the handler
+ * reaps for the application, every library child must be on its list (sigchld.c) to be left alone. */
+static bool app_ignores_sigchld(void) {
+  if (posix_sigchld_emulating_ignore()) return true;
+  struct sigaction sa;
+  if (sigaction(SIGCHLD, NULL, &sa) < 0) return false;
+  return !(sa.sa_flags & SA_SIGINFO) && (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT));
+}
+#endif
 
 int64_t os_proc_pid(const os_proc *p) { return p->pid; }
 
@@ -124,8 +194,18 @@ int os_proc_kill_tree(os_proc *p, int signum) {
 
 void os_proc_free(os_proc *p) {
   if (!p) return;
-  posix_guardian_release(&p->guardian);
-  if (p->chld_owner) posix_sigchld_remove(p->chld_owner, &p->chld);
+  if (p->guardian) {
+    posix_guardian_release(p->guardian);
+    free(p->guardian);
+  }
+  if (p->chld) {
+    if (p->chld->owner) posix_sigchld_remove(p->chld->owner, &p->chld->e);
+    free(p->chld);
+  }
+#if POSIX_POLLER_WATCHES_EXITS
+  posix_unwatch_exit(p->loop, &p->exitw);
+#endif
+  posix_unfeed(p->loop, &p->w);
   if (p->held) { /* the group leader kept as a zombie: its group id may be reused from now on */
     while (waitpid(p->pid, NULL, __WALL) < 0 && errno == EINTR) {
     }
@@ -200,8 +280,13 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
 #else
   bool use_pidfd = usable;
 #endif
+#if POSIX_POLLER_WATCHES_EXITS && !defined(CP_FORCE_SIGCHLD)
+  bool by_poller = !use_pidfd && !app_ignores_sigchld();
+#else
+  bool by_poller = false;
+#endif
   posix_sigchld *chld = NULL;
-  if (!use_pidfd) {
+  if (!use_pidfd && !by_poller) {
     const char *sc = "sigaction";
     rc = posix_sigchld_get(loop, posix_loop_sigchld(loop), &sc);
     if (rc) return cp__error_set(err, rc, errno, sc, NULL);
@@ -292,22 +377,44 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   if (!p) goto fail_started;
   p->loop = loop;
   p->pid = pid;
-  p->guardian.fd = -1;
   p->group = group;
+  p->hold = group || guarded; /* a guardian holds its pid */
   p->cb = exit_cb;
   p->data = data;
   p->w.fd = pidfd;
   p->w.cb = proc_on_pidfd;
   p->w.slot = -1;
   pidfd = -1;
+  if (guardian.fd >= 0) {
+    p->guardian = malloc(sizeof *p->guardian);
+    if (!p->guardian) goto fail_started;
+    *p->guardian = (guardian_link){-1, NULL, NULL};
+  }
   if (use_pidfd) {
-    if (posix_watch(loop, &p->w, POLLIN)) goto fail_started;
+    rc = posix_watch(loop, &p->w, POLLIN);
+    if (rc) goto fail_started;
+#if POSIX_POLLER_WATCHES_EXITS
+  } else if (by_poller) {
+    p->exitw.pid = pid;
+    p->exitw.cb = proc_on_kernel_exit;
+    rc = posix_watch_exit(loop, &p->exitw);
+    if (rc == CP_ESRCH) {
+      rc = 0;
+      p->w.cb = proc_on_exited_early;
+      posix_feed(loop, &p->w);
+    } else if (rc) {
+      goto fail_started;
+    }
+#endif
   } else {
-    p->chld.pid = pid;
-    p->chld.hold = group || guarded; /* a guardian holds its pid */
-    p->chld.on_exit = proc_on_sigchld;
-    p->chld_owner = chld;
-    posix_sigchld_add(chld, &p->chld);
+    p->chld = calloc(1, sizeof *p->chld);
+    if (!p->chld) goto fail_started;
+    p->chld->p = p;
+    p->chld->e.pid = pid;
+    p->chld->e.hold = p->hold;
+    p->chld->e.on_exit = proc_on_sigchld;
+    p->chld->owner = chld;
+    posix_sigchld_add(chld, &p->chld->e);
   }
   for (int i = 0; i < 3; i++) {
     if (parent_fds[i] < 0) continue;
@@ -326,18 +433,20 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
   free(candidates);
   if (guardian.fd >= 0) { /* released when the proc is freed */
     int g = posix_guardian_untrack(&guardian);
-    if (g >= 0) posix_guardian_track(&p->guardian, g);
+    if (g >= 0) posix_guardian_track(p->guardian, g);
   }
   *proc = p;
   return 0;
 
 fail_started:
-  /* Out of memory after the child started: it must not be left running or as a zombie. */
+  /* Out of memory (or the poller refused to watch it) after the child started: it must not be left
+   * running or as a zombie. */
   kill(pid, SIGKILL);
   while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
   }
   if (p) p->reaped = true;
-  rc = cp__error_set(err, CP_ENOMEM, ENOMEM, "spawn", NULL);
+  if (!rc) rc = CP_ENOMEM;
+  rc = cp__error_set(err, rc, rc == CP_ENOMEM ? ENOMEM : 0, "spawn", NULL);
 fail:
   for (int i = 0; i < 3; i++) {
     if (pipes[i]) os_stream_close(pipes[i]);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,15 +55,15 @@ static void stream_update(os_stream *s) {
   posix_watch(s->loop, &s->w, ev); /* MOD/DEL of a registered fd cannot fail but for ENOMEM */
 }
 
-/* One write() with SIGPIPE kept away from the process. */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t len) {
+/* One writev() with SIGPIPE kept away from the process. */
+static ssize_t writev_nosigpipe(int fd, const struct iovec *v, int nv) {
   sigset_t pipe_set, old, pending;
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
   sigpending(&pending);
   bool was_pending = sigismember(&pending, SIGPIPE);
-  ssize_t n = write(fd, buf, len);
+  ssize_t n = writev(fd, v, nv);
   int saved = errno;
   if (n < 0 && saved == EPIPE && !was_pending) {
 #ifdef CP_HAVE_SIGTIMEDWAIT
@@ -80,6 +81,19 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len) {
   return n;
 }
 
+/* One gathered write, as stream_write1. */
+static ssize_t stream_writev1(os_stream *s, struct iovec *v, int n) {
+  if (!s->not_socket) {
+    struct msghdr m = {0};
+    m.msg_iov = v;
+    m.msg_iovlen = (size_t)n;
+    ssize_t k = sendmsg(s->w.fd, &m, MSG_NOSIGNAL);
+    if (k >= 0 || errno != ENOTSOCK) return k;
+    s->not_socket = true;
+  }
+  return writev_nosigpipe(s->w.fd, v, n);
+}
+
 /* One write: send(MSG_NOSIGNAL) on a socket (the channel) costs one system call; a pipe needs the
  * signal mask around write(). */
 static ssize_t stream_write1(os_stream *s, const void *buf, size_t len) {
@@ -88,7 +102,44 @@ static ssize_t stream_write1(os_stream *s, const void *buf, size_t len) {
     if (n >= 0 || errno != ENOTSOCK) return n;
     s->not_socket = true;
   }
-  return write_nosigpipe(s->w.fd, buf, len);
+  struct iovec v = {(void *)buf, len};
+  return writev_nosigpipe(s->w.fd, &v, 1);
+}
+
+int os_stream_try_write(os_stream *s, const os_iovec *iov, int n, size_t *written) {
+  *written = 0;
+  if (s->wq_tail && !stream_req_finished(s->wq_tail)) return 0; /* bytes wait: keep their order */
+  struct iovec v[4];
+  size_t total = 0;
+  if (n < 1 || n > 4) return CP_EINVAL;
+  for (int i = 0; i < n; i++) {
+    v[i].iov_base = (void *)iov[i].base;
+    v[i].iov_len = iov[i].len;
+    total += iov[i].len;
+  }
+  struct iovec *cur = v;
+  int left = n;
+  while (*written < total) {
+    ssize_t k = stream_writev1(s, cur, left);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      int rc = posix_error(errno);
+      if (*written) return 0; /* part went: the rest is queued and its write reports the error */
+      return rc;
+    }
+    *written += (size_t)k;
+    while (left > 0 && (size_t)k >= cur->iov_len) { /* skip what went */
+      k -= (ssize_t)cur->iov_len;
+      cur++;
+      left--;
+    }
+    if (left > 0) {
+      cur->iov_base = (char *)cur->iov_base + k;
+      cur->iov_len -= (size_t)k;
+    }
+  }
+  return 0;
 }
 
 static void stream_do_write(os_stream *s) {
@@ -216,9 +267,13 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
   }
   unsigned ev = POLLOUT | (s->reading ? POLLIN : 0);
   int rc = posix_watch(s->loop, &s->w, ev);
-  if (rc) {
+  if (rc && r->done == 0) {
     free(r);
     return rc;
+  }
+  if (rc) { /* a part went, the rest never can: the write fails through its callback, as any other */
+    r->status = rc;
+    posix_feed(s->loop, &s->w);
   }
   if (s->wq_tail)
     s->wq_tail->next = r;

@@ -40,6 +40,12 @@ HANDLE win32_loop_iocp(os_loop *l) { return l->iocp; }
 
 cp_os_handle os_loop_handle(os_loop *l) { return (cp_os_handle)l->iocp; }
 
+/* Every delivery is a packet on the IOCP, so the handle shows all pending work. */
+bool os_loop_has_pending(os_loop *l) {
+  (void)l;
+  return false;
+}
+
 int win32_loop_associate(os_loop *l, HANDLE h) {
   if (!CreateIoCompletionPort(h, l->iocp, 0, 0)) {
     int rc = win32_error(GetLastError());

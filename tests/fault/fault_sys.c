@@ -52,7 +52,7 @@
   X(faccessat) X(access) X(ioctl) X(posix_spawn) X(getrlimit) X(execve) X(setgroups) X(setgid) X(setuid)        \
   X(posix_spawnattr_init) X(posix_spawn_file_actions_init) X(posix_spawnattr_setflags)                        \
   X(posix_spawn_file_actions_adddup2) X(posix_spawn_file_actions_addclosefrom_np)                            \
-  X(posix_spawn_file_actions_addchdir_np)
+  X(posix_spawn_file_actions_addchdir_np) X(writev) X(sendmsg)
 
 #define FSYS_SYSCALLS(X)                                                                                     \
   X(setgroups, FSYS_SETGROUPS) X(setresgid, FSYS_SETRESGID) X(setresuid, FSYS_SETRESUID)                     \
@@ -172,6 +172,8 @@ int __real_posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
 int __real_getrlimit(int r, struct rlimit *l);
 int __real_execve(const char *p, char *const argv[], char *const envp[]);
 long __real_syscall(long nr, ...);
+ssize_t __real_writev(int fd, const struct iovec *v, int n);
+ssize_t __real_sendmsg(int fd, const struct msghdr *m, int f);
 int __real_setgroups(size_t n, const gid_t *g);
 int __real_setgid(gid_t g);
 int __real_setuid(uid_t u);
@@ -220,6 +222,8 @@ W(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_action
 W(int, getrlimit, (int r, struct rlimit *l))
 W(int, execve, (const char *p, char *const argv[], char *const envp[]))
 W(long, syscall, (long nr, ...))
+W(ssize_t, writev, (int fd, const struct iovec *v, int n))
+W(ssize_t, sendmsg, (int fd, const struct msghdr *m, int f))
 W(int, setgroups, (size_t n, const gid_t *g))
 W(int, setgid, (gid_t g))
 W(int, setuid, (uid_t u))
@@ -461,4 +465,12 @@ int __wrap_posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *
 int __wrap_posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *f, const char *p) {
   FAIL_RET(ID_posix_spawn_file_actions_addchdir_np);
   return __real_posix_spawn_file_actions_addchdir_np(f, p);
+}
+ssize_t __wrap_writev(int fd, const struct iovec *v, int n) {
+  FAIL_M1(ID_writev);
+  return __real_writev(fd, v, n);
+}
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int f) {
+  FAIL_M1(ID_sendmsg);
+  return __real_sendmsg(fd, m, f);
 }

@@ -234,9 +234,10 @@ static bool sc_channel_round_trip(void) {
   return true;
 }
 
-/* A binary channel carrying one 200 KiB message there and back: frames arrive in pieces and are
- * reassembled on both sides. */
-#define BIG_LEN (200 * 1024)
+/* A binary channel carrying one 1 MiB message there and back: frames arrive in pieces and are
+ * reassembled on both sides; the socket takes only part of it at once (about 200 KiB), so the send
+ * queues the rest, whose allocation may fail after a part went (the channel then ends: CP_ENOMEM). */
+#define BIG_LEN (1024 * 1024)
 static char big_msg[BIG_LEN];
 static cp_channel_mode big_mode = CP_CHANNEL_BINARY; /* or JSON: then big_msg is one JSON string */
 
@@ -601,7 +602,7 @@ static void fault_pool_two_workers_drain(void **state) {
 static void fault_binary_channel_large_message(void **state) {
   (void)state;
   memset(big_msg, 'z', sizeof big_msg);
-  sweep_both("binary-channel-200k", sc_binary_channel_large);
+  sweep_both("binary-channel-1m", sc_binary_channel_large);
 }
 
 /* The same 200 KiB through a JSON channel: one string, split over many reads and joined again. */

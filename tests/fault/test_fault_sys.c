@@ -124,6 +124,8 @@ static int hard_errno(const char *call) {
       {"ppoll", ENOMEM},
       {"read", EIO},
       {"write", EIO},
+      {"writev", EIO},
+      {"sendmsg", ENOBUFS},
       {"kill", EPERM},
       {"killpg", EPERM},
       {"sigaction", EINVAL},
@@ -163,7 +165,7 @@ static int hard_errno(const char *call) {
  * it, i.e. a different world; send() is retried where it can block, in the parent's streams, which
  * write() covers the same way.) */
 static bool retried_on_eintr(const char *call) {
-  static const char *const calls[] = {"read", "write", "waitid", "waitpid", "epoll_pwait", "poll", "ppoll"};
+  static const char *const calls[] = {"read", "write", "writev", "waitid", "waitpid", "epoll_pwait", "poll", "ppoll"};
   for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
     if (strcmp(calls[i], call) == 0) return true;
   return false;
