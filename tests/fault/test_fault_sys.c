@@ -512,6 +512,69 @@ static bool sc_pool(void) {
   return true;
 }
 
+/* A binary channel carrying 512 KiB there and back, sent without a callback: more than the socket
+ * takes at once, so the rest is queued and written by the loop (where a failed write is reported by
+ * on_error, there being no callback). */
+#define BIG_LEN (512 * 1024)
+static char big_msg[BIG_LEN];
+static bool big_echoed;
+
+static void big_on_spawn(cp_child *c, void *ud) {
+  rt_state *s = ud;
+  cp_channel *ch = cp_child_channel(c);
+  if (!ch) {
+    s->no_channel = true;
+    cp_child_kill(c, CP_SIGKILL);
+    return;
+  }
+  int rc = cp_channel_send(ch, big_msg, BIG_LEN, NULL, NULL);
+  if (rc) {
+    if (!s->error) s->error = rc;
+    cp_channel_disconnect(ch);
+  }
+}
+
+static void big_on_message(cp_child *c, const char *msg, size_t len, void *ud) {
+  (void)ud;
+  big_echoed = len == BIG_LEN && memcmp(msg, big_msg, BIG_LEN) == 0;
+  cp_channel *ch = cp_child_channel(c);
+  if (ch) cp_channel_disconnect(ch);
+}
+
+static bool sc_channel_large(void) {
+  big_echoed = false;
+  cp_loop *loop;
+  int rc = cp_loop_new(&loop);
+  if (rc) {
+    CHECK(!must_succeed && is_code(rc), "cp_loop_new: %s", cp_err_name(rc));
+    return true;
+  }
+  rt_state s = {0};
+  cp_child_events ev = {
+      .on_spawn = big_on_spawn, .on_message = big_on_message, .on_error = rt_on_error, .on_close = rt_on_close};
+  cp_options o = {.channel = CP_CHANNEL_BINARY};
+  rc = cp_fork_worker(loop, "echo", NULL, &o, &ev, &s, &s.c);
+  int lr = cp_loop_run(loop, CP_RUN_DEFAULT);
+  if (lr) {
+    CHECK(!must_succeed && is_code(lr), "cp_loop_run: %s", cp_err_name(lr));
+    lr = cp_loop_run(loop, CP_RUN_DEFAULT);
+  }
+  if (s.c) cp_child_free(s.c);
+  CHECK(lr == 0, "cp_loop_run: %s", cp_err_name(lr));
+  CHECK(cp_loop_free(loop) == 0, "cp_loop_free");
+  if (rc) {
+    CHECK(!must_succeed && is_code(rc), "cp_fork_worker: %s", cp_err_name(rc));
+    return true;
+  }
+  CHECK(s.closed, "no on_close");
+  CHECK(!s.no_channel, "on_spawn without a channel (and no on_error)");
+  if (big_echoed && !s.error) return true;
+  CHECK(!must_succeed, "echo %d, error %s", big_echoed, cp_err_name(s.error));
+  CHECK(s.error, "neither the echo nor an error");
+  CHECK(is_code(s.error), "error %d", s.error);
+  return true;
+}
+
 /* ---- tests ---------------------------------------------------------------------------------------- */
 
 static void fault_sys_sync_capture_cwd(void **state) {
@@ -553,6 +616,12 @@ static void fault_sys_timeout_tree(void **state) {
 static void fault_sys_channel_round_trip(void **state) {
   (void)state;
   sweep("channel-round-trip", sc_channel_round_trip);
+}
+
+static void fault_sys_channel_large(void **state) {
+  (void)state;
+  memset(big_msg, 'b', sizeof big_msg);
+  sweep("channel-512k-no-callback", sc_channel_large);
 }
 
 static void fault_sys_pool(void **state) {
@@ -668,6 +737,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(fault_sys_set_ids),
       cmocka_unit_test(fault_sys_timeout_tree),
       cmocka_unit_test(fault_sys_channel_round_trip),
+      cmocka_unit_test(fault_sys_channel_large),
       cmocka_unit_test(fault_sys_pool),
       cmocka_unit_test(fault_sys_stderr_to_fd1),
       cmocka_unit_test(fault_sys_closed_stdin),
