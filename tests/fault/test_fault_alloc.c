@@ -605,13 +605,13 @@ static void fault_binary_channel_large_message(void **state) {
   sweep_both("binary-channel-1m", sc_binary_channel_large);
 }
 
-/* The same 200 KiB through a JSON channel: one string, split over many reads and joined again. */
+/* The same 1 MiB through a JSON channel: one string, split over many reads and joined again. */
 static void fault_json_channel_large_message(void **state) {
   (void)state;
   memset(big_msg, 'j', sizeof big_msg);
   big_msg[0] = big_msg[BIG_LEN - 1] = '"';
   big_mode = CP_CHANNEL_JSON;
-  sweep_both("json-channel-200k", sc_binary_channel_large);
+  sweep_both("json-channel-1m", sc_binary_channel_large);
   big_mode = CP_CHANNEL_BINARY;
 }
 
