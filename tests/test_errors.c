@@ -514,7 +514,7 @@ static void errors_each_invalid_option_is_named(void **state) {
     cp_result r;
     int rc = cp_spawn_sync(cptest_helper(), exit0, &cases[i].o, &r);
     if (rc != CP_EINVAL || r.error.code != CP_EINVAL || !strstr(r.error.message, cases[i].names))
-      fail_msg("case %zu: rc %s, message \"%s\" (want EINVAL naming %s)", i, cp_err_name(rc), r.error.message,
+      fail_msg("case %d: rc %s, message \"%s\" (want EINVAL naming %s)", (int)i, cp_err_name(rc), r.error.message,
                cases[i].names);
     assert_int_equal(r.pid, 0);
     cp_result_free(&r);
