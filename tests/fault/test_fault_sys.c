@@ -12,8 +12,16 @@
  * The counters are shared with the child between clone()/fork() and exec, so the child's own steps
  * (dup2, chdir, setsid, setresuid, the guardian's message, ...) fail too.
  *
- * A second test maps errnos to codes end to end: a pipe that fails with errno E makes cp_spawn_sync
- * return the code documented for E. */
+ * Scenarios: a sync capture with input in another cwd, a PATH search, exec through the shell, a
+ * detached child and a single one with kill_on_parent_exit (guardian, spawner thread), set_uid and
+ * set_gid, a tree killed at its timeout, a channel round trip, a 512 KiB message queued without a
+ * callback, a pool with its resident-memory check and a drain, stderr to descriptor 1, this process's
+ * stdin closed. Each prints "fault sweep (syscalls) NAME: P injection points, H of them hit" (H: the
+ * runs in which the armed call was made again; timing can change a count between runs).
+ *
+ * Also: errnos mapped to codes end to end (a pipe that fails with errno E makes cp_spawn_sync return
+ * the code documented for E), and a spawner thread that cannot be created (CP_EAGAIN, then the next
+ * spawn works). Built with -DCHILDPROC_TEST_SYSCALL_FAULTS=ON (the ASan and coverage cells). */
 #include "cptest.h"
 #include "fault_sys.h"
 
