@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ci/test.sh - every test of the project, one cell after another: native (-pedantic), ASan+UBSan (with
-# the fault-injection sweep), the poll()/SIGCHLD backend, ThreadSanitizer, the fuzz targets, the
-# Windows build under Wine, musl, coverage (the native and poll/SIGCHLD runs again, instrumented), the
-# portable POSIX backend (posix_spawn/fork+exec, with its nm check), the same on the kqueue poller built
-# against the test-only kqueue emulation, and macOS compiled with zig.
+# the allocation and syscall fault-injection sweeps), the poll()/SIGCHLD backend, ThreadSanitizer, the
+# fuzz targets, the Windows build under Wine, musl, coverage (native, poll/SIGCHLD, portable and
+# always-fork runs again, instrumented, with the syscall sweep), the portable POSIX backend
+# (posix_spawn/fork+exec, with its nm check), the same on the kqueue poller built against the
+# test-only kqueue emulation, and macOS compiled with zig.
 # Installs what is missing (Debian packages, and the CMocka source for the mingw build). Ends with one
 # line in ctest's summary form, "P% tests passed, F tests failed out of N", over the ctest runs of all
 # cells (and the bench smoke run), and exits non-zero if any cell failed.

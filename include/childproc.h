@@ -419,8 +419,9 @@ typedef struct cp_child_events {
 
 /* spawn: starts `file` (as cp_spawn_sync()) on `loop` and returns the child at once in *out. Invalid
  * arguments are returned here (CP_EINVAL, no child), as Node throws; a failure to start (ENOENT...)
- * arrives as on_error then on_close, as in Node; so does a child whose channel could not be set up
- * (CP_ENOMEM: the process is killed, no on_spawn, no on_exit). options.input is not used (write to
+ * arrives as on_error then on_close, as in Node; so does a child whose channel, or the watching of
+ * its stdout/stderr pipes, could not be set up (CP_ENOMEM...: the process is killed, no on_spawn, no
+ * on_exit). options.input is not used (write to
  * stdin instead); timeout_ms and kill_signal apply; max_buffer does not (nothing is buffered). The
  * child must be released with cp_child_free(). `events` is copied; `ud` is passed to every callback. */
 CP_API int cp_spawn(cp_loop *loop, const char *file, const char *const *args, const cp_options *options,
@@ -519,10 +520,12 @@ typedef void (*cp_send_cb)(cp_channel *ch, int status, void *ud);
  * right after sending loses nothing the socket buffer could hold; the rest is queued and written by
  * the loop (a message larger than the free socket buffer, followed at once by exit(), loses its
  * tail: return to the loop, or wait for cb). cb (optional) runs on a later loop turn once it was
- * written (0) or could not be (CP_EPIPE). CP_EPIPE at once when the channel is disconnected;
- * CP_ENOBUFS when longer than the channel's limit; CP_ENOMEM when the rest could not be queued (if
- * part of the message had gone already, the channel is then disconnected: the peer sees a message
- * cut at its end, never one spliced with the next). */
+ * written (0) or could not be (CP_EPIPE, or the write's error); without cb, a write error other than
+ * CP_EPIPE goes to the channel's on_error (the child's on_error for a child's channel), as Node emits
+ * 'error' - either way the channel is then disconnected. CP_EPIPE at once when the channel is
+ * disconnected; CP_ENOBUFS when longer than the channel's limit; CP_ENOMEM when the rest could not be
+ * queued (if part of the message had gone already, the channel is then disconnected: the peer sees a
+ * message cut at its end, never one spliced with the next). */
 CP_API int cp_channel_send(cp_channel *ch, const void *msg, size_t len, cp_send_cb cb, void *ud);
 
 /* Closes the channel after the queued messages are written; the peer sees its end (Node: the

@@ -221,7 +221,15 @@ static void channel_on_written(os_stream *s, void *data, int status) {
   (void)s;
   channel_unlink_send(ch, r);
   ch->in_cb++;
-  if (r->cb && !ch->freed) r->cb(ch, status, r->ud);
+  if (r->cb && !ch->freed) {
+    r->cb(ch, status, r->ud);
+  } else if (status && status != CP_EPIPE && ch->ev.on_error && !ch->freed) {
+    /* As Node: a message that could not be written, with no callback to tell, is an 'error'. */
+    cp_error err = {0};
+    cp__error_set(&err, status, 0, "write", NULL);
+    ch->ev.on_error(ch, &err, ch->ud);
+    cp__error_clear(&err);
+  }
   free(r);
   if (status && ch->s)
     channel_close_and_notify(ch);

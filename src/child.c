@@ -420,9 +420,13 @@ int cp__child_start(cp_loop *loop, const cp__prepared *p, const cp_options *o, c
   if (rc == 0) {
     c->started = true;
     c->pid = os_proc_pid(c->proc);
-    for (int i = 1; i < 3; i++)
-      if (c->pipes[i] && os_stream_read_start(c->pipes[i], child_on_read, c)) close_output(c, i);
-    if (channel) {
+    /* Output that cannot be watched would be lost while the run looks complete: a failure to start. */
+    for (int i = 1; i < 3 && c->started; i++)
+      if (c->pipes[i] && (rc = os_stream_read_start(c->pipes[i], child_on_read, c)))
+        child_abort_start(c, rc, "watching its output");
+    if (channel && !c->started) {
+      os_stream_close(channel);
+    } else if (channel) {
       static const cp_channel_events chev = {child_on_message, child_on_disconnect, child_on_channel_error};
       rc = cp__channel_new(loop, channel, p->channel_mode, p->channel_max, &chev, c, false, &c->channel);
       if (rc) {

@@ -56,12 +56,6 @@ const char *cp_err_name(int code) {
 
 const char *cp_version(void) { return CHILDPROC_VERSION_STRING; }
 
-void cp__strv_free(char **v) {
-  if (!v) return;
-  for (size_t i = 0; v[i]; i++) free(v[i]);
-  free(v);
-}
-
 char *cp__strdup(const char *s) {
   if (!s) return NULL;
   size_t n = strlen(s) + 1;

@@ -39,9 +39,6 @@ int cp__buf_append(cp__buf *b, const void *p, size_t n);
 int cp__buf_reserve(cp__buf *b, size_t extra);
 void cp__buf_free(cp__buf *b);
 
-/* Frees a NULL-terminated array of strings and the strings (NULL is a no-op). */
-void cp__strv_free(char **v);
-
 /* strdup that returns NULL on NULL. */
 char *cp__strdup(const char *s);
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SYNC_POLL_TRIES 16
+
 typedef struct sync_state {
   bool done;
   int rc;
@@ -35,7 +37,10 @@ static int run_sync(const char *file, const char *const *args, const char *comma
   rc = cp__exec_start(&loop, file, args, command, o, form, sync_done, &s, &res->error);
   if (rc == 0) {
     rc = cp_loop_run(&loop, CP_RUN_DEFAULT);
-    if (rc == 0 && s.done) {
+    /* A failing poller (poll()'s ENOMEM) stops the loop with the child still running and its pipes
+     * open: the wait is tried again, a bounded number of times, before the run is given up. */
+    for (int tries = 1; rc && !s.done && tries < SYNC_POLL_TRIES; tries++) rc = cp_loop_run(&loop, CP_RUN_DEFAULT);
+    if (s.done) { /* the result is complete, whatever a later turn of the poller did */
       rc = s.rc;
     } else if (!s.done) {
       /* Only a failing poller can stop the loop early; nothing more can be awaited. */

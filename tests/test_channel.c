@@ -393,6 +393,39 @@ static void channel_open_parent_without_channel_is_enoent(void **state) {
   assert_int_equal(cp_loop_free(loop), 0);
 }
 
+/* NODE_CHANNEL_FD that is not a descriptor number, or names none that is open; Node's "advanced"
+ * serialization, which the library does not speak: clear errors, no channel. The channel functions
+ * given NULL: CP_EINVAL or a neutral answer. */
+static void channel_open_parent_bad_environment(void **state) {
+  (void)state;
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  static const struct {
+    const char *fd, *mode;
+    int code;
+  } cases[] = {{"abc", NULL, CP_EINVAL},   {"-1", NULL, CP_EINVAL},     {"3x", NULL, CP_EINVAL},
+               {"987654", NULL, CP_EBADF},
+               {"987654", "json", CP_EBADF}, {"987654", "binary", CP_EBADF}, {"3", "advanced", CP_ENOTSUP}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cptest_setenv("NODE_CHANNEL_FD", cases[i].fd);
+    cptest_setenv("NODE_CHANNEL_SERIALIZATION_MODE", cases[i].mode);
+    cp_channel *ch = (cp_channel *)1;
+    int rc = cp_channel_open_parent(loop, NULL, NULL, &ch);
+    if (rc != cases[i].code)
+      fail_msg("NODE_CHANNEL_FD=%s mode %s: %s, want %s", cases[i].fd, cases[i].mode ? cases[i].mode : "(unset)",
+               cp_err_name(rc), cp_err_name(cases[i].code));
+    assert_null(ch);
+  }
+  cptest_setenv("NODE_CHANNEL_FD", NULL);
+  cptest_setenv("NODE_CHANNEL_SERIALIZATION_MODE", NULL);
+  assert_int_equal(cp_loop_free(loop), 0);
+
+  assert_false(cp_channel_connected(NULL));
+  assert_int_equal(cp_channel_disconnect(NULL), CP_EINVAL);
+  assert_int_equal(cp_channel_set_events(NULL, NULL, NULL), CP_EINVAL);
+  cp_channel_free(NULL);
+}
+
 static void channel_options_bad_input(void **state) {
   (void)state;
   cp_loop *loop;
@@ -425,6 +458,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(channel_send_callbacks_run_once_each),
       cmocka_unit_test(fork_worker_rejects_bad_names),
       cmocka_unit_test(channel_open_parent_without_channel_is_enoent),
+      cmocka_unit_test(channel_open_parent_bad_environment),
       cmocka_unit_test(channel_options_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

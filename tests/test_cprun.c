@@ -409,6 +409,27 @@ static void exit_status_is_128_plus_signal_posix(void **state) {
 #endif
 }
 
+/* A signal this platform has no name for (a real-time one): the record gives its number. */
+static void signal_without_a_name_is_its_number_posix(void **state) {
+  (void)state;
+#ifdef _WIN32
+  CPTEST_SKIP("POSIX only: Windows children do not die of signals");
+#else
+  int sig = SIGRTMIN + 6;
+  assert_null(cp_signal_name(sig));
+  char num[16];
+  snprintf(num, sizeof num, "%d", sig);
+  const char *args[] = {"--json", "--", "HELPER", "signal", num, NULL};
+  json_run jr;
+  run_json(args, &jr);
+  assert_int_equal(jr.status, 128 + sig);
+  assert_true(jnull(&jr, "status"));
+  assert_string_equal(jstr(&jr, "signal"), num);
+  assert_true(jnull(&jr, "error"));
+  json_run_free(&jr);
+#endif
+}
+
 static void timeout_exits_124(void **state) {
   (void)state;
   uint64_t t0 = cptest_now_ms();
@@ -654,6 +675,28 @@ static void unreadable_input_exits_125(void **state) {
   const char *args[] = {"--input", path, "--", "HELPER", "out", "5", NULL};
   assert_usage_error(args);
   free(path);
+}
+
+static void empty_input_name_is_a_usage_error(void **state) {
+  (void)state;
+  const char *args[] = {"--input", "", "--", "HELPER", "out", "5", NULL};
+  assert_usage_error(args);
+}
+
+/* --input naming a directory: it opens, but reading it fails; cprun says so and runs nothing. */
+static void input_directory_exits_125(void **state) {
+  (void)state;
+#ifdef _WIN32
+  CPTEST_SKIP("POSIX only: a directory does not open as a file on Windows");
+#else
+  const char *args[] = {"--input", cptest_tmpdir, "--", "HELPER", "out", "5", NULL};
+  cp_result r;
+  assert_int_equal(run_cprun(args, &r), 125);
+  assert_int_equal(r.out.len, 0);
+  assert_true(has_cprun_message(r.err.data));
+  assert_non_null(strstr(r.err.data, "--input"));
+  cp_result_free(&r);
+#endif
 }
 
 static void help_exits_0(void **state) {
@@ -1060,6 +1103,26 @@ static void max_buffer_truncates_stdout(void **state) {
   json_run_free(&jr);
 }
 
+/* --max-buffer's K, M and G suffixes are powers of 1024, either case. */
+static void max_buffer_size_suffixes(void **state) {
+  (void)state;
+  static const struct {
+    const char *size, *out;
+    size_t kept;
+    bool truncated;
+  } cases[] = {{"1k", "3000", 1024, true},   {"2K", "3000", 2048, true},  {"1m", "3000", 3000, false},
+               {"1M", "3000", 3000, false},  {"1g", "10", 10, false},     {"1G", "10", 10, false}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *args[] = {"--json", "--max-buffer", cases[i].size, "--", "HELPER", "out", cases[i].out, NULL};
+    json_run jr;
+    run_json(args, &jr);
+    assert_int_equal(jget(&jr.rec, "stdout")->slen, cases[i].kept);
+    assert_int_equal(jbool(&jr, "stdout_truncated"), cases[i].truncated);
+    if (!cases[i].truncated) assert_int_equal(jr.status, 0);
+    json_run_free(&jr);
+  }
+}
+
 static void max_buffer_truncates_stderr(void **state) {
   (void)state;
   const char *args[] = {"--json", "--max-buffer", "64", "--", "HELPER", "err", "100000", NULL};
@@ -1175,6 +1238,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(exit_status_is_the_childs),
       cmocka_unit_test(exit_status_is_128_plus_signal_posix),
+      cmocka_unit_test(signal_without_a_name_is_its_number_posix),
       cmocka_unit_test(timeout_exits_124),
       cmocka_unit_test(timeout_json_record_says_timed_out),
       cmocka_unit_test(timeout_zero_means_none),
@@ -1195,6 +1259,8 @@ int main(void) {
       cmocka_unit_test(bad_env_entry_is_a_usage_error),
       cmocka_unit_test(shell_and_program_together_is_a_usage_error),
       cmocka_unit_test(unreadable_input_exits_125),
+      cmocka_unit_test(empty_input_name_is_a_usage_error),
+      cmocka_unit_test(input_directory_exits_125),
       cmocka_unit_test(help_exits_0),
       cmocka_unit_test(version_exits_0),
       cmocka_unit_test(program_without_dashdash),
@@ -1222,6 +1288,7 @@ int main(void) {
       cmocka_unit_test(shell_sees_env_and_cwd),
       cmocka_unit_test(shell_runs_the_helper),
       cmocka_unit_test(max_buffer_truncates_stdout),
+      cmocka_unit_test(max_buffer_size_suffixes),
       cmocka_unit_test(max_buffer_truncates_stderr),
       cmocka_unit_test(max_buffer_exact_fit_is_not_truncated),
       cmocka_unit_test(max_buffer_suffix_is_binary),

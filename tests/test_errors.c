@@ -438,6 +438,93 @@ static void errors_every_code_has_a_name_and_a_message(void **state) {
   assert_non_null(cp_strerror(CP_OK));
 }
 
+/* The child functions given NULL, a bad fd or a bad signal: CP_EINVAL (or a neutral value), never a
+ * crash; on a child whose stdout is closed, pausing or resuming it is CP_EPIPE. */
+static void errors_child_functions_bad_arguments(void **state) {
+  (void)state;
+  assert_int_equal(cp_child_pid(NULL), 0);
+  assert_false(cp_child_exited(NULL));
+  assert_false(cp_child_killed(NULL));
+  assert_false(cp_child_timed_out(NULL));
+  assert_null(cp_child_channel(NULL));
+  assert_int_equal(cp_child_write_queue_size(NULL), 0);
+  assert_int_equal(cp_child_kill(NULL, CP_SIGTERM), CP_EINVAL);
+  assert_int_equal(cp_child_kill_tree(NULL, CP_SIGTERM), CP_EINVAL);
+  assert_int_equal(cp_child_terminate(NULL, CP_SIGTERM, 10), CP_EINVAL);
+  assert_int_equal(cp_child_write(NULL, "x", 1, NULL, NULL), CP_EINVAL);
+  assert_int_equal(cp_child_end(NULL), CP_EINVAL);
+  assert_int_equal(cp_child_pause(NULL, 1), CP_EINVAL);
+  assert_int_equal(cp_child_resume(NULL, 1), CP_EINVAL);
+  assert_int_equal(cp_child_close_output(NULL, 1), CP_EINVAL);
+  cp_child_ref(NULL);
+  cp_child_unref(NULL);
+  cp_child_free(NULL);
+
+  cp_loop *loop;
+  assert_int_equal(cp_loop_new(&loop), 0);
+  cp_child *c;
+  const char *args[] = {"cat", NULL};
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args, NULL, NULL, NULL, &c), 0);
+  assert_int_equal(cp_child_write(c, NULL, 1, NULL, NULL), CP_EINVAL);
+  assert_int_equal(cp_child_write(c, NULL, 0, NULL, NULL), 0); /* nothing to write is fine */
+  for (int fd = 0; fd < 4; fd += 3) {
+    assert_int_equal(cp_child_pause(c, fd), CP_EINVAL);
+    assert_int_equal(cp_child_resume(c, fd), CP_EINVAL);
+    assert_int_equal(cp_child_close_output(c, fd), CP_EINVAL);
+  }
+  assert_int_equal(cp_child_kill(c, -1), CP_EINVAL);
+  assert_int_equal(cp_child_terminate(c, 0, 10), CP_EINVAL);
+  assert_int_equal(cp_child_terminate(c, -3, 10), CP_EINVAL);
+  assert_int_equal(cp_child_close_output(c, 1), 0);
+  assert_int_equal(cp_child_close_output(c, 1), CP_EPIPE);
+  assert_int_equal(cp_child_pause(c, 1), CP_EPIPE);
+  assert_int_equal(cp_child_resume(c, 1), CP_EPIPE);
+  assert_int_equal(cp_child_end(c), 0);
+  assert_int_equal(cp_child_end(c), 0); /* ending twice: still fine */
+  assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
+  assert_true(cp_child_exited(c));
+  assert_int_equal(cp_child_kill(c, CP_SIGTERM), CP_ESRCH);
+  cp_child_free(c);
+  assert_int_equal(cp_loop_free(loop), 0);
+}
+
+/* Each invalid option alone: CP_EINVAL from the sync form, in res->error, naming the option, and no
+ * child started. */
+static void errors_each_invalid_option_is_named(void **state) {
+  (void)state;
+  static const char data[] = "x";
+  static const struct {
+    cp_options o;
+    const char *names;
+  } cases[] = {
+      {{.kill_signal = -1}, "kill_signal"},
+      {{.kill_signal = 100000}, "kill_signal"},
+      {{.input = NULL, .input_len = 5}, "input"},
+      {{.cwd = ""}, "cwd"},
+      {{.argv0 = ""}, "argv0"},
+      {{.kill_after_ms = -5}, "kill_after_ms"},
+      {{.channel = CP_CHANNEL_JSON, .channel_fd = -2}, "channel_fd"},
+      {{.channel = CP_CHANNEL_JSON, .channel_fd = 256}, "channel_fd"},
+      {{.channel = CP_CHANNEL_JSON, .channel_fd = 1}, "channel_fd"}, /* 1 without stdio[1] = CHANNEL */
+      {{.channel_fd = 5, .stdio = {{CP_STDIO_PIPE, 0}, {CP_STDIO_CHANNEL, 0}, {CP_STDIO_PIPE, 0}}}, "channel_fd"},
+      {{.input = data, .input_len = 1, .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_PIPE, 0}}},
+       "stdio[0]"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cp_result r;
+    int rc = cp_spawn_sync(cptest_helper(), exit0, &cases[i].o, &r);
+    if (rc != CP_EINVAL || r.error.code != CP_EINVAL || !strstr(r.error.message, cases[i].names))
+      fail_msg("case %d: rc %s, message \"%s\" (want EINVAL naming %s)", (int)i, cp_err_name(rc), r.error.message,
+               cases[i].names);
+    assert_int_equal(r.pid, 0);
+    cp_result_free(&r);
+  }
+  cp_result r;
+  cptest_assert_rc(cp_exec_sync("", NULL, &r), &r, CP_EINVAL);
+  assert_non_null(strstr(r.error.message, "command is empty"));
+  cp_result_free(&r);
+}
+
 static void errors_unknown_codes_never_give_null(void **state) {
   (void)state;
   static const int odd[] = {-24, -999, 1, 42, -2147483647 - 1, 2147483647};
@@ -571,6 +658,8 @@ int main(void) {
       cmocka_unit_test(errors_invalid_utf8_argument_bytes_pass_through_posix),
       cmocka_unit_test(errors_every_code_has_a_name_and_a_message),
       cmocka_unit_test(errors_unknown_codes_never_give_null),
+      cmocka_unit_test(errors_each_invalid_option_is_named),
+      cmocka_unit_test(errors_child_functions_bad_arguments),
       cmocka_unit_test(signal_names_of_the_portable_signals),
       cmocka_unit_test(signal_from_name_accepts_every_spelling),
       cmocka_unit_test(signal_from_name_rejects_garbage),

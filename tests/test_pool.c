@@ -382,6 +382,17 @@ static void request_bad_input_is_einval(void **state) {
   cp_child *c = fork_worker(loop, "calc", NULL);
   cp_channel *ch = cp_child_channel(c);
   got g = {0};
+  /* Before any request the channel has no request layer: its counts are zero. */
+  cp_request_stats st0;
+  memset(&st0, 0xAB, sizeof st0);
+  assert_int_equal(cp_channel_request_stats(ch, &st0), 0);
+  assert_int_equal(st0.pending, 0);
+  assert_int_equal(st0.sent, 0);
+  assert_int_equal(st0.malformed, 0);
+  assert_int_equal(cp_channel_request_stats(NULL, &st0), CP_EINVAL);
+  assert_int_equal(cp_channel_request_stats(ch, NULL), CP_EINVAL);
+  assert_int_equal(cp_channel_on_bad_message(NULL, NULL, NULL), CP_EINVAL);
+  assert_null(cp_request_channel(NULL));
   static const char *bad[] = {"",        "[]",          "1",           "{\"id\":1}",  "{\"\\u0069d\":1}",
                               "{\"a\":}", "{\"a\":1",   "{\"a\":1}x", "{\"a\":\"\x01\"}", "{\"a\":01}",
                               "{\"a\":tru}", "{\"a\":\"\\x\"}"};
@@ -787,6 +798,12 @@ static void pool_bad_input(void **state) {
   assert_int_equal(cp_pool_new(loop, &eq, &p), CP_EINVAL);
   assert_int_equal(cp_pool_new(NULL, &none, &p), CP_EINVAL);
   assert_int_equal(cp_pool_new(loop, NULL, &p), CP_EINVAL);
+  cp_pool_options named = {.worker_name = "calc"};
+  assert_int_equal(cp_pool_new(loop, &named, NULL), CP_EINVAL);
+  cp_pool_options empty_names = {.worker_name = "", .file = ""}; /* empty is unset: neither is given */
+  assert_int_equal(cp_pool_new(loop, &empty_names, &p), CP_EINVAL);
+  cp_pool_options full = {.worker_name = "calc", .full = (cp_pool_full)7};
+  assert_int_equal(cp_pool_new(loop, &full, &p), CP_EINVAL);
   assert_null(p);
   assert_int_equal(cp_pool_submit(NULL, "{}", 2, on_reply, NULL), CP_EINVAL);
   assert_int_equal(cp_pool_shutdown(NULL, CP_POOL_DRAIN, NULL, NULL), CP_EINVAL);
@@ -801,6 +818,8 @@ static void pool_bad_input(void **state) {
   assert_int_equal(cp_pool_submit(r.pool, "{\"id\":3}", 8, on_reply, &g), CP_EINVAL);
   assert_int_equal(cp_pool_submit(r.pool, "{\"a\":", 5, on_reply, &g), CP_EINVAL);
   assert_int_equal(cp_pool_submit(r.pool, "{}", 2, NULL, &g), CP_EINVAL);
+  assert_int_equal(cp_pool_submit(r.pool, NULL, 2, on_reply, &g), CP_EINVAL);
+  assert_int_equal(cp_pool_stats_get(r.pool, NULL), CP_EINVAL);
   assert_int_equal(cp_pool_shutdown(r.pool, (cp_pool_shutdown_mode)9, NULL, NULL), CP_EINVAL);
   submit(&r, "{\"op\":\"nope\"}", &g);
   pool_close(&r, CP_POOL_DRAIN);

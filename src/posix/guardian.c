@@ -83,9 +83,11 @@ static bool read_full(int fd, void *buf, size_t len) {
 /* Every descriptor but fd: the guardian holds nothing of ours (a pipe kept open would hide our end). */
 static void close_all_but(int fd) {
 #ifdef CP_SPAWN_LINUX
-  if (fd > 0) syscall(SYS_close_range, 0u, (unsigned)fd - 1, 0u);
-  syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
-#else
+  /* close_range() is Linux 5.9; before it (pidfds are 5.3), the loop below. */
+  if ((fd == 0 || syscall(SYS_close_range, 0u, (unsigned)fd - 1, 0u) == 0) &&
+      syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u) == 0)
+    return;
+#endif
   for (int i = 0; i < fd; i++) close(i);
 #ifdef CP_HAVE_CLOSEFROM
   closefrom(fd + 1);
@@ -95,7 +97,6 @@ static void close_all_but(int fd) {
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max)
     max = (long)rl.rlim_cur;
   for (long i = fd + 1; i < max; i++) close((int)i);
-#endif
 #endif
 }
 

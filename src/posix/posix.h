@@ -100,8 +100,13 @@ char *posix_read_buffer(os_loop *loop);
  * returns to exit(): a coverage build (CP_COVERAGE, ci/test-coverage.sh) writes its counters first,
  * or what that process ran would not count. */
 #ifdef CP_COVERAGE
+#include <unistd.h>
 void __gcov_dump(void);
-#define posix_exit_flushed(code) (__gcov_dump(), _exit(code))
+/* The code is evaluated before the dump, which may change errno (a counter file it cannot open). */
+static inline _Noreturn void posix_exit_flushed(int code) {
+  __gcov_dump();
+  _exit(code); /* LCOV_EXCL_LINE: runs after the counters were written, so it never counts */
+}
 #else
 #define posix_exit_flushed(code) _exit(code)
 #endif

@@ -146,16 +146,20 @@ static void sigchld_on_wake(posix_watcher *w, unsigned revents) {
     if (e->hold && !emulating_ignore()) { /* looked at, left a zombie: see os_proc_kill_tree */
       siginfo_t info;
       memset(&info, 0, sizeof info);
-      r = waitid(P_PID, (id_t)e->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+      do {
+        r = waitid(P_PID, (id_t)e->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+      } while (r < 0 && errno == EINTR);
       if (r == 0) r = info.si_pid;
       if (r > 0) {
         st = posix_wait_status(&info);
         e->held = true;
       }
     } else {
-      r = waitpid(e->pid, &st, WNOHANG);
+      do { /* an interrupted wait is tried again: the wake-up that led here is consumed */
+        r = waitpid(e->pid, &st, WNOHANG);
+      } while (r < 0 && errno == EINTR);
     }
-    if (r == 0 || (r < 0 && errno == EINTR)) {
+    if (r == 0) {
       e = next;
       continue;
     }

@@ -142,6 +142,7 @@ typedef struct start_job {
   pid_t pid;
   int pidfd;
   int err;
+  int pidfd_err; /* pidfd_open's errno (fork path): errno is the starting thread's, maybe the spawner's */
 } start_job;
 
 static void start_child(start_job *j) {
@@ -154,7 +155,7 @@ static void start_child(start_job *j) {
   if (j->use_fork) {
     j->pid = fork();
     if (j->pid == 0) child_main(j->a);
-    if (j->pid > 0 && j->use_pidfd) j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+    if (j->pid > 0 && j->use_pidfd && (j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0)) < 0) j->pidfd_err = errno;
   } else {
     /* Watched by pidfd, the child reports its end with no signal (exit signal 0): the kernel does
      * not reap it even when the application ignores SIGCHLD, no SIGCHLD handler of the
@@ -277,7 +278,9 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pidp, int *pi
   else
     start_child(&job);
   pid_t pid = job.pid;
+  int pidfd_err = job.pidfd_err;
   int pidfd = posix_fd_above_stdio(job.pidfd); /* -1 (none, or it failed): handled below */
+  if (pidfd < 0 && job.pidfd >= 0) pidfd_err = errno;
   if (errpipe[1] >= 0) close(errpipe[1]);
   errpipe[1] = -1;
   if (pid < 0) {
@@ -293,6 +296,7 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pidp, int *pi
   }
   if (n != 0) {
     int e = errno;
+    if (n < 0) kill(pid, SIGKILL); /* no report could be read: the child may be running its program */
     while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
     }
     if (pidfd >= 0) close(pidfd);
@@ -304,7 +308,7 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pidp, int *pi
   }
   if (use_pidfd && pidfd < 0) {
     /* Only the fork path can get here (pidfd_open failed): the child runs, but cannot be watched. */
-    int e = errno;
+    int e = pidfd_err;
     kill(pid, SIGKILL);
     while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
     }

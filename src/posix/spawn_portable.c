@@ -159,6 +159,7 @@ static int start_fork(const posix_child *c, pid_t *pidp, cp_error *err) {
   } while (n < 0 && errno == EINTR);
   if (n != 0) {
     int e = errno;
+    if (n < 0) kill(pid, SIGKILL); /* no report could be read: the child may be running its program */
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
     }
     if (n == (ssize_t)sizeof report)

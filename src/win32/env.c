@@ -9,7 +9,11 @@
 /* Our environment from GetEnvironmentStringsW(), as UTF-8. The "=C:=C:\dir" entries Windows keeps
  * for the per-drive current directories are kept too: cmd.exe and the C runtime pass them on to
  * children the same way. */
-void os_environ_free(char **env) { cp__strv_free(env); }
+void os_environ_free(char **env) {
+  if (!env) return;
+  for (size_t i = 0; env[i]; i++) free(env[i]);
+  free(env);
+}
 
 int os_environ_get(char ***out) {
   *out = NULL;
@@ -27,7 +31,7 @@ int os_environ_get(char ***out) {
     env[i] = win32_utf8(p, -1);
     if (!env[i]) {
       FreeEnvironmentStringsW(block);
-      cp__strv_free(env);
+      os_environ_free(env);
       return CP_ENOMEM;
     }
     i++;

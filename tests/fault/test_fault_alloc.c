@@ -239,6 +239,7 @@ static bool sc_channel_round_trip(void) {
  * queues the rest, whose allocation may fail after a part went (the channel then ends: CP_ENOMEM). */
 #define BIG_LEN (1024 * 1024)
 static char big_msg[BIG_LEN];
+static cp_channel_mode big_mode = CP_CHANNEL_BINARY; /* or JSON: then big_msg is one JSON string */
 
 typedef struct big_state {
   int error;
@@ -291,7 +292,7 @@ static bool sc_binary_channel_large(void) {
                         .on_message = big_on_message,
                         .on_error = big_on_error,
                         .on_close = big_on_close};
-  cp_options o = {.channel = CP_CHANNEL_BINARY};
+  cp_options o = {.channel = big_mode};
   rc = cp_fork_worker(loop, "echo", NULL, &o, &ev, &s, &c);
   if (rc) {
     CHECK(documented(rc), "cp_fork_worker: %s", cp_err_name(rc));
@@ -604,6 +605,16 @@ static void fault_binary_channel_large_message(void **state) {
   sweep_both("binary-channel-1m", sc_binary_channel_large);
 }
 
+/* The same 1 MiB through a JSON channel: one string, split over many reads and joined again. */
+static void fault_json_channel_large_message(void **state) {
+  (void)state;
+  memset(big_msg, 'j', sizeof big_msg);
+  big_msg[0] = big_msg[BIG_LEN - 1] = '"';
+  big_mode = CP_CHANNEL_JSON;
+  sweep_both("json-channel-1m", sc_binary_channel_large);
+  big_mode = CP_CHANNEL_BINARY;
+}
+
 static void fault_exec_file_async_capture(void **state) {
   (void)state;
   sweep_both("exec-file-async-capture", sc_exec_file_capture);
@@ -645,6 +656,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(fault_sync_capture_with_input),  cmocka_unit_test(fault_exec_sync),
       cmocka_unit_test(fault_async_channel_round_trip), cmocka_unit_test(fault_channel_request),
       cmocka_unit_test(fault_pool_two_workers_drain),   cmocka_unit_test(fault_binary_channel_large_message),
+      cmocka_unit_test(fault_json_channel_large_message),
       cmocka_unit_test(fault_exec_file_async_capture),  cmocka_unit_test(fault_cprun_main_path),
       cmocka_unit_test(fault_cprun_input_path),
   };

@@ -714,6 +714,16 @@ void cptest_kill_pid(int64_t pid) {
   if (pid > 0) kill((pid_t)pid, SIGKILL);
 }
 
+#ifdef CP_COVERAGE
+void __gcov_dump(void);
+#endif
+void cptest_exit(int code) {
+#ifdef CP_COVERAGE
+  __gcov_dump();
+#endif
+  _exit(code);
+}
+
 void cptest_cloexec_inherited_fds(void) {
   DIR *d = open_fd_dir();
   if (!d) {

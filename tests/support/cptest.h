@@ -135,6 +135,9 @@ int cptest_pidfd(int64_t pid);
 /* Whether pid (any process, not only a child) ends within ms: by its pidfd where there is one, else
  * by looking at it (cptest_process_gone). */
 bool cptest_pid_ends_within(int64_t pid, int ms);
+/* _exit() for a process a test forked (and that never execs): a coverage build (CP_COVERAGE) writes
+ * its counters first, or what the process ran would not count. */
+_Noreturn void cptest_exit(int code);
 #endif
 
 /* Forcibly ends process `pid` (cleanup after a test that expected it gone). */
