@@ -157,9 +157,11 @@ static void start_child(start_job *j) {
     if (j->pid == 0) child_main(j->a);
     if (j->pid > 0 && j->use_pidfd && (j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0)) < 0) j->pidfd_err = errno;
   } else {
-    /* Watched by pidfd, the child reports its end with no signal (exit signal 0): the kernel does
-     * not reap it even when the application ignores SIGCHLD, no SIGCHLD handler of the
-     * application's runs for it, and a waitpid(-1) elsewhere in the program does not take it. */
+    /* Watched by pidfd, the child is started with no exit signal, so one that fails before exec
+     * raises no SIGCHLD. execve gives it SIGCHLD back (the kernel resets the exit signal of a
+     * process that runs a new program): after that the application's handler runs for its exit,
+     * a waitpid(-1) elsewhere may reap it and SIG_IGN makes the kernel reap it; proc_on_pidfd then
+     * reads the status from the pidfd (posix_pidfd_exit_status, Linux 6.15). */
     char *top = (char *)j->stack + CHILD_STACK_SIZE;
     int flags = CLONE_VM | CLONE_VFORK | (j->use_pidfd ? CLONE_PIDFD : SIGCHLD);
     j->pid = clone(child_main, top, flags, j->a, j->use_pidfd ? &j->pidfd : NULL);
