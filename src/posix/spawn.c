@@ -307,7 +307,11 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
       int child_end = i == 0 ? fds[0] : fds[1], parent_end = i == 0 ? fds[1] : fds[0];
       child_fds[i] = owned[i] = child_end;
       parent_fds[i] = parent_end;
-      fcntl(parent_end, F_SETFL, fcntl(parent_end, F_GETFL) | O_NONBLOCK);
+      /* A new pipe has no other status flags to keep. Unchecked, a blocking end would hang the loop. */
+      if (fcntl(parent_end, F_SETFL, O_NONBLOCK) < 0) {
+        rc = cp__error_set(err, posix_error(errno), errno, "fcntl", NULL);
+        goto fail;
+      }
       break;
     }
     case CP_STDIO_INHERIT: /* the child puts the null device there if we have no such stream */
@@ -335,7 +339,10 @@ int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *d
       rc = cp__error_set(err, posix_error(errno), errno, "socketpair", NULL);
       goto fail;
     }
-    fcntl(chan[0], F_SETFL, fcntl(chan[0], F_GETFL) | O_NONBLOCK);
+    if (fcntl(chan[0], F_SETFL, O_NONBLOCK) < 0) {
+      rc = cp__error_set(err, posix_error(errno), errno, "fcntl", NULL);
+      goto fail;
+    }
   }
 
   /* kill_on_parent_exit: the child's own parent-death signal where the platform has one; a guardian

@@ -15,7 +15,7 @@
  * Scenarios: a sync capture with input in another cwd, a PATH search, exec through the shell, a
  * detached child and a single one with kill_on_parent_exit (guardian, spawner thread), set_uid and
  * set_gid, a tree killed at its timeout, a channel round trip, a 512 KiB message queued without a
- * callback, a pool with its resident-memory check and a drain, stderr to descriptor 1, this process's
+ * callback, 256 KiB to a child's stdin (part written at once, the rest queued), a pool with its resident-memory check and a drain, stderr to descriptor 1, this process's
  * stdin closed. Each prints "fault sweep (syscalls) NAME: P injection points, H of them hit" (H: the
  * runs in which the armed call was made again; timing can change a count between runs).
  *
@@ -583,6 +583,84 @@ static bool sc_channel_large(void) {
   return true;
 }
 
+/* 256 KiB to a child's stdin, more than a pipe takes at once, with a callback: the write goes out in
+ * part during the call and the rest is queued. A write refused with an error return must have put
+ * nothing in the pipe (the caller cannot know what went); one accepted reports through its callback,
+ * and a success there means every byte reached the child (cat echoes them). */
+#define STDIN_LEN (256 * 1024)
+static char stdin_msg[STDIN_LEN];
+
+typedef struct stdin_state {
+  size_t out;
+  int write_status, write_calls, error;
+  bool closed;
+} stdin_state;
+
+static void si_on_written(cp_child *c, int status, void *ud) {
+  (void)c;
+  stdin_state *s = ud;
+  s->write_status = status;
+  s->write_calls++;
+}
+
+static void si_on_stdout(cp_child *c, const char *d, size_t n, void *ud) {
+  (void)c, (void)d;
+  ((stdin_state *)ud)->out += n;
+}
+
+static void si_on_error(cp_child *c, const cp_error *err, void *ud) {
+  (void)c;
+  stdin_state *s = ud;
+  if (!s->error) s->error = err->code;
+}
+
+static void si_on_close(cp_child *c, int64_t st, int sig, void *ud) {
+  (void)c, (void)st, (void)sig;
+  ((stdin_state *)ud)->closed = true;
+}
+
+static bool sc_stdin_large(void) {
+  cp_loop *loop;
+  int rc = cp_loop_new(&loop);
+  if (rc) {
+    CHECK(!must_succeed && is_code(rc), "cp_loop_new: %s", cp_err_name(rc));
+    return true;
+  }
+  stdin_state s = {0};
+  cp_child_events ev = {.on_stdout = si_on_stdout, .on_error = si_on_error, .on_close = si_on_close};
+  const char *args[] = {"cat", NULL};
+  cp_child *c = NULL;
+  rc = cp_spawn(loop, cptest_helper(), args, NULL, &ev, &s, &c);
+  int wrc = rc ? 0 : cp_child_write(c, stdin_msg, STDIN_LEN, si_on_written, &s);
+  if (c) cp_child_end(c);
+  int lr = cp_loop_run(loop, CP_RUN_DEFAULT);
+  if (lr) {
+    CHECK(!must_succeed && is_code(lr), "cp_loop_run: %s", cp_err_name(lr));
+    lr = cp_loop_run(loop, CP_RUN_DEFAULT);
+  }
+  if (c) cp_child_free(c);
+  CHECK(lr == 0, "cp_loop_run: %s", cp_err_name(lr));
+  CHECK(cp_loop_free(loop) == 0, "cp_loop_free");
+  if (rc) {
+    CHECK(!must_succeed && is_code(rc), "cp_spawn: %s", cp_err_name(rc));
+    return true;
+  }
+  CHECK(s.closed, "no on_close");
+  if (wrc) {
+    CHECK(!must_succeed && is_code(wrc), "cp_child_write: %s", cp_err_name(wrc));
+    CHECK(s.write_calls == 0, "cp_child_write returned %s and its callback ran", cp_err_name(wrc));
+    CHECK(s.out == 0, "cp_child_write returned %s but %zu bytes reached the child", cp_err_name(wrc), s.out);
+    return true;
+  }
+  CHECK(s.write_calls == 1, "write callback ran %d times", s.write_calls);
+  if (s.write_status == 0 && s.out == STDIN_LEN && !s.error) return true;
+  CHECK(!must_succeed, "write %s, %zu of %d bytes back, error %s", cp_err_name(s.write_status), s.out, STDIN_LEN,
+        cp_err_name(s.error));
+  CHECK(s.write_status != 0 || s.error, "write succeeded, %zu of %d bytes back, no error", s.out, STDIN_LEN);
+  CHECK(s.write_status == 0 || is_code(s.write_status), "write status %d", s.write_status);
+  return true;
+}
+
 /* ---- tests ---------------------------------------------------------------------------------------- */
 
 static void fault_sys_sync_capture_cwd(void **state) {
@@ -630,6 +708,12 @@ static void fault_sys_channel_large(void **state) {
   (void)state;
   memset(big_msg, 'b', sizeof big_msg);
   sweep("channel-512k-no-callback", sc_channel_large);
+}
+
+static void fault_sys_stdin_large(void **state) {
+  (void)state;
+  memset(stdin_msg, 's', sizeof stdin_msg);
+  sweep("stdin-256k-partial", sc_stdin_large);
 }
 
 static void fault_sys_pool(void **state) {
@@ -746,6 +830,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(fault_sys_timeout_tree),
       cmocka_unit_test(fault_sys_channel_round_trip),
       cmocka_unit_test(fault_sys_channel_large),
+      cmocka_unit_test(fault_sys_stdin_large),
       cmocka_unit_test(fault_sys_pool),
       cmocka_unit_test(fault_sys_stderr_to_fd1),
       cmocka_unit_test(fault_sys_closed_stdin),
