@@ -300,7 +300,7 @@ int cp_channel_send(cp_channel *ch, const void *msg, size_t len, cp_send_cb cb, 
   if (!cb && os_stream_try_write(ch->s, iov, 2, &sent) == 0 && sent == frame) return 0;
   send_req *r = malloc(sizeof *r + (frame - sent));
   if (!r) {
-    if (sent) channel_end(ch); /* a part went: the frame can never be whole; the peer sees it cut at the end */
+    if (sent) channel_end(ch); /* a part went: the frame is cut for good, the peer sees it end */
     return CP_ENOMEM;
   }
   r->ch = ch;

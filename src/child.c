@@ -57,8 +57,8 @@ struct cp_child {
   int signal;
   int in_cb;
   unsigned char kill_signal;
-  unsigned char pending;       /* PENDING_*: start (on_spawn, or on_error + on_close), exit, close */
-  bool group : 1;              /* started as the root of its own tree */
+  unsigned char pending; /* PENDING_*: start (on_spawn, or on_error + on_close), exit, close */
+  bool group : 1;        /* started as the root of its own tree */
   bool started : 1, exited : 1, closed : 1, killed : 1, timed_out : 1;
   bool limit_killed : 1;   /* killed for timeout or max_buffer: the run ends once the child exited */
   bool exit_delivered : 1; /* on_exit ran (or never will: the child did not start) */
@@ -70,7 +70,7 @@ struct cp_child {
 
 #define EMIT(c, name, ...)                                                                                   \
   do {                                                                                                       \
-    if ((c)->ev->ev.name && !(c)->freed) (c)->ev->ev.name((c), __VA_ARGS__);                                         \
+    if ((c)->ev->ev.name && !(c)->freed) (c)->ev->ev.name((c), __VA_ARGS__);                                 \
   } while (0)
 
 /* The loop's shared copy of *ev (a new one if no live child has the same callbacks), or NULL when
@@ -115,8 +115,9 @@ static void deliver_start(cp_child *c);
 static void deliver_exit(cp_child *c);
 static void deliver_close(cp_child *c);
 
-/* One deferred record carries all three events: one event per run, in start, exit, close order,
- * so each still comes in a turn of its own as it did with a record each. */
+/* One deferred record carries all three events, one per turn, in start, exit, close order. They are
+ * rarely pending together (exit comes after start was delivered, close after exit); when they are,
+ * the order is kept. */
 static void deliver_pending(cp__defer *d) {
   cp_child *c = d->data;
   unsigned bit = c->pending & (unsigned)-(int)c->pending; /* the lowest */
@@ -466,7 +467,9 @@ int64_t cp_child_pid(const cp_child *c) { return c ? c->pid : 0; }
 bool cp_child_exited(const cp_child *c) { return c && c->exited; }
 bool cp_child_killed(const cp_child *c) { return c && c->killed; }
 bool cp_child_timed_out(const cp_child *c) { return c && c->timed_out; }
-const cp_error *cp__child_start_error(const cp_child *c) { return c->start_error ? c->start_error : &no_error; }
+const cp_error *cp__child_start_error(const cp_child *c) {
+  return c->start_error ? c->start_error : &no_error;
+}
 
 /* As Node: a kill that fails for another reason than "already gone" (or an invalid signal, which
  * Node throws) is also an 'error' event. */
