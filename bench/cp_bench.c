@@ -13,9 +13,11 @@
  *   cp_bench capture --key K --mode exec|spawn|raw --mib M
  *       cp_exec_sync / cp_spawn_sync capture of M MiB (max_buffer unlimited), or posix_spawn + read()
  *       into a doubling buffer. Prints K.ms and K.peak_mib (VmHWM growth of this process).
- *   cp_bench rtt     --key K --mode cp-json|cp-binary|raw --count N
+ *   cp_bench rtt     --key K --mode cp-json|cp-binary|raw|raw-epoll --count N
  *       N round trips of a 46-byte JSON message to an echoing worker (cp_fork_worker of this
- *       program), or over a socketpair to a forked child with blocking read()/write(). K.per_s.
+ *       program), or over a socketpair to a forked child with blocking read()/write() (raw), or
+ *       with each side waiting in epoll_wait() before its read() as any event loop does
+ *       (raw-epoll: the physical limit of an event loop). K.per_s.
  *   cp_bench oneway  --key K --mode cp-json|cp-binary|raw-json|raw-binary --count N [--size S]
  *       N messages of S bytes (default 1024) one way, then one acknowledgement. K.per_s, K.mib_s.
  *   cp_bench many    --key K --mode cp|raw --children N
@@ -545,19 +547,40 @@ static pid_t fork_socket_peer(int *fd) {
   return pid;
 }
 
-/* the raw echo peer: a forked child echoing bytes on a socketpair */
-static pid_t raw_echo_peer(int *fd) {
+/* raw-epoll: a non-blocking socket whose reads each wait in epoll_wait() first, as an event loop's */
+static int epoll_of(int fd) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event ev = {.events = EPOLLIN};
+  if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) bench_die("epoll: %s", strerror(errno));
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return ep;
+}
+
+/* read(), or with ep >= 0, epoll_wait() then read() until something came */
+static ssize_t read_after_wait(int ep, int fd, void *buf, size_t len) {
+  if (ep < 0) return read(fd, buf, len);
+  for (;;) {
+    struct epoll_event ev;
+    if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR) return -1;
+    ssize_t n = read(fd, buf, len);
+    if (n >= 0 || (errno != EAGAIN && errno != EINTR)) return n;
+  }
+}
+
+/* the raw echo peer: a forked child echoing bytes on a socketpair (waiting in epoll when use_epoll) */
+static pid_t raw_echo_peer(int *fd, bool use_epoll) {
   pid_t pid = fork_socket_peer(fd);
   if (pid == 0) {
     int sock = *fd;
+    int ep = use_epoll ? epoll_of(sock) : -1;
     static char buf[BLOCK];
     for (;;) {
-      ssize_t n = read(sock, buf, sizeof buf);
+      ssize_t n = read_after_wait(ep, sock, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) _exit(0);
       for (ssize_t off = 0; off < n;) {
         ssize_t w = write(sock, buf + off, (size_t)(n - off));
-        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (w < 0) _exit(1);
         off += w;
       }
@@ -583,9 +606,11 @@ static int cmd_rtt(int argc, char **argv) {
   long n = bench_opt(argc, argv, "--count", 20000);
   long warm = 100;
   double dt;
-  if (strcmp(mode, "raw") == 0) {
+  if (strcmp(mode, "raw") == 0 || strcmp(mode, "raw-epoll") == 0) {
     int fd;
-    pid_t pid = raw_echo_peer(&fd);
+    bool use_epoll = strcmp(mode, "raw-epoll") == 0;
+    pid_t pid = raw_echo_peer(&fd, use_epoll);
+    int ep = use_epoll ? epoll_of(fd) : -1;
     char line[64], in[256];
     size_t len = sizeof ping_msg - 1;
     memcpy(line, ping_msg, len);
@@ -596,7 +621,7 @@ static int cmd_rtt(int argc, char **argv) {
       write_all(fd, line, len);
       size_t got = 0;
       while (got < len) { /* the whole line back, '\n' included */
-        ssize_t r = read(fd, in + got, sizeof in - got);
+        ssize_t r = read_after_wait(ep, fd, in + got, sizeof in - got);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) bench_die("raw echo: read failed");
         got += (size_t)r;
@@ -604,6 +629,7 @@ static int cmd_rtt(int argc, char **argv) {
       if (memcmp(in, line, len)) bench_die("raw echo: wrong bytes");
     }
     dt = bench_now() - t0;
+    if (ep >= 0) close(ep);
     close(fd);
     wait_pid(pid);
   } else {

@@ -165,6 +165,7 @@ for rep in $(seq 1 "$reps"); do
   run env10k.cp "$B" env --key env10k.cp --mode cp --entries $((ENVN / 10))
   # the channel
   run rtt.raw "$B" rtt --key rtt.raw --mode raw --count $RTT
+  run rtt.raw_epoll "$B" rtt --key rtt.raw_epoll --mode raw-epoll --count $RTT
   run rtt.cp_json "$B" rtt --key rtt.cp_json --mode cp-json --count $RTT
   run rtt.cp_binary "$B" rtt --key rtt.cp_binary --mode cp-binary --count $RTT
   node_ rtt.node rtt --key rtt.node --count $RTT
