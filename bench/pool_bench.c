@@ -4,7 +4,9 @@
  *      pattern of the guides (a Map from id to callback, at most 1 / 16 in flight per worker);
  *   2. resident memory of an idle worker (after one task), against a forked Node worker;
  *   3. (POSIX) the physical limit: a raw two-worker ping-pong over socketpairs with the same JSON
- *      lines and ids, one task in flight per worker, blocking poll()/read()/write().
+ *      lines and ids, one task in flight per worker, blocking poll()/read()/write(); and the same with
+ *      workers that wait in epoll_wait() before each read, as a worker running an event loop does
+ *      (raw_epoll_1: the limit for event-loop workers).
  *
  *   pool_bench [--tasks N] [--key KEY]   (default 200000 tasks; needs `node` on PATH for the
  *       baselines, Linux /proc for memory; a missing baseline prints "n/a"; with --key it prints
@@ -22,7 +24,10 @@
 #include <windows.h>
 #endif
 #ifndef _WIN32
+#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,12 +131,25 @@ static double pool_rate(long n, unsigned in_flight, long *rss_kib) {
 }
 
 #ifndef _WIN32
-/* A raw worker: answers each request line {"id":N,...} with {"id":N,"result":"<pid>"}. */
-static void raw_worker(int fd) {
+/* A raw worker: answers each request line {"id":N,...} with {"id":N,"result":"<pid>"}. With
+ * use_epoll its socket is non-blocking and each read waits in epoll_wait() first. */
+static void raw_worker(int fd, bool use_epoll) {
   char in[65536], out[128];
   size_t have = 0;
+  int ep = -1;
+  if (use_epoll) {
+    struct epoll_event ev = {.events = EPOLLIN};
+    ep = epoll_create1(0);
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) _exit(1);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  }
   for (;;) {
+    if (ep >= 0) {
+      struct epoll_event ev;
+      if (epoll_wait(ep, &ev, 1, -1) < 0) continue;
+    }
     ssize_t r = read(fd, in + have, sizeof in - have);
+    if (r < 0 && errno == EAGAIN) continue;
     if (r <= 0) _exit(0);
     have += (size_t)r;
     char *line = in, *nl;
@@ -148,7 +166,7 @@ static void raw_worker(int fd) {
 }
 
 /* Tasks per second through the raw two-worker ping-pong (1 in flight per worker), or 0 on failure. */
-static double raw_rate(long n) {
+static double raw_rate(long n, bool epoll_workers) {
   int fds[2];
   pid_t pids[2];
   for (int w = 0; w < 2; w++) {
@@ -158,7 +176,7 @@ static double raw_rate(long n) {
     if (pids[w] == 0) {
       close(sv[0]);
       for (int j = 0; j < w; j++) close(fds[j]); /* the earlier worker's end: its EOF is ours to give */
-      raw_worker(sv[1]);
+      raw_worker(sv[1], epoll_workers);
     }
     close(sv[1]);
     fds[w] = sv[0];
@@ -195,8 +213,8 @@ static double raw_rate(long n) {
   return (double)n / dt;
 }
 #else
-static double raw_rate(long n) {
-  (void)n;
+static double raw_rate(long n, bool epoll_workers) {
+  (void)n, (void)epoll_workers;
   return 0;
 }
 #endif
@@ -269,7 +287,8 @@ int main(int argc, char **argv) {
   long rss = 0, nrss = 0, nrss16 = 0;
   double c1 = pool_rate(n, 1, &rss);
   double c16 = pool_rate(n, 16, &rss);
-  double raw1 = raw_rate(n);
+  double raw1 = raw_rate(n, false);
+  double raw_ep1 = raw_rate(n, true);
   double n1 = 0, n16 = 0;
   bool have1 = node_rate(n, 1, &n1, &nrss);
   bool have16 = node_rate(n, 16, &n16, &nrss16);
@@ -279,6 +298,8 @@ int main(int argc, char **argv) {
     if (rss) printf("RESULT %s.cp.worker_rss_kib %ld\n", key, rss);
     if (raw1 > 0) printf("RESULT %s.raw_1.per_s %.0f\n", key, raw1);
     else printf("SKIP %s.raw_1 no-raw-baseline-here\n", key);
+    if (raw_ep1 > 0) printf("RESULT %s.raw_epoll_1.per_s %.0f\n", key, raw_ep1);
+    else printf("SKIP %s.raw_epoll_1 no-raw-baseline-here\n", key);
     if (have1) printf("RESULT %s.node_1.per_s %.0f\n", key, n1);
     else printf("SKIP %s.node_1 node-did-not-run\n", key);
     if (have16) printf("RESULT %s.node_16.per_s %.0f\n", key, n16);
@@ -291,6 +312,8 @@ int main(int argc, char **argv) {
   if (!have1) printf("  node n/a\n");
   if (have1) printf("  node %.0f tasks/s, ratio childproc/node %.2f\n", n1, c1 / n1);
   if (raw1 > 0) printf("  raw two-worker ping-pong %.0f tasks/s, ratio childproc/raw %.2f\n", raw1, c1 / raw1);
+  if (raw_ep1 > 0)
+    printf("  raw ping-pong, workers waiting in epoll %.0f tasks/s, ratio childproc/raw %.2f\n", raw_ep1, c1 / raw_ep1);
   printf("pool_tasks_per_s_inflight16 childproc %.0f\n", c16);
   if (have16) printf("  node %.0f tasks/s, ratio childproc/node %.2f\n", n16, c16 / n16);
   printf("idle_worker_rss_kib childproc %ld\n", rss);
