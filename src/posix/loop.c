@@ -66,3 +66,11 @@ const sigset_t *posix_loop_wait_mask(os_loop *loop, sigset_t *mask) {
   sigdelset(mask, SIGCHLD);
   return mask;
 }
+
+struct timespec *posix_loop_wait_time(os_loop *l, int timeout_ms, struct timespec *ts) {
+  if (posix_loop_base_of(l)->feed) timeout_ms = 0;
+  if (timeout_ms < 0) return NULL;
+  ts->tv_sec = timeout_ms / 1000;
+  ts->tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+  return ts;
+}

@@ -13,6 +13,7 @@
 #include "sigchld.h"
 
 #include <signal.h>
+#include <time.h>
 
 /* The first member of every poller's struct os_loop. */
 typedef struct posix_loop_base {
@@ -32,5 +33,9 @@ void posix_loop_run_feed(os_loop *l);
 /* The signal mask to wait with: where children are watched by SIGCHLD, the thread's own mask with
  * SIGCHLD let through for the duration of the wait; NULL (the mask as it is) elsewhere. */
 const sigset_t *posix_loop_wait_mask(os_loop *l, sigset_t *mask);
+
+/* The wait of a turn as a timespec for ppoll/kevent: *ts filled and returned, or NULL for no limit
+ * (timeout_ms < 0). No wait while watchers are fed: their callbacks run this turn. */
+struct timespec *posix_loop_wait_time(os_loop *l, int timeout_ms, struct timespec *ts);
 
 #endif

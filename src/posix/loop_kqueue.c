@@ -132,13 +132,7 @@ void posix_unwatch_exit(os_loop *l, posix_exit_watch *x) {
 
 int os_loop_poll(os_loop *l, int timeout_ms) {
   sigset_t mask, old;
-  struct timespec ts, *tsp = NULL;
-  if (l->base.feed) timeout_ms = 0;
-  if (timeout_ms >= 0) {
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-    tsp = &ts;
-  }
+  struct timespec ts, *tsp = posix_loop_wait_time(l, timeout_ms, &ts);
   /* Only where some exits are watched by SIGCHLD (see spawn.c): the signal let through around the
    * wait; one that arrives before kevent() starts has written to the self-pipe watched here. */
   const sigset_t *m = posix_loop_wait_mask(l, &mask);

@@ -84,23 +84,17 @@ int posix_watch(os_loop *l, posix_watcher *w, unsigned events) {
 
 int os_loop_poll(os_loop *l, int timeout_ms) {
   sigset_t mask;
-  struct timespec ts, *tsp = NULL;
-  if (l->base.feed) timeout_ms = 0;
-  if (timeout_ms >= 0) {
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-    tsp = &ts;
-  }
+  struct timespec ts, *tsp = posix_loop_wait_time(l, timeout_ms, &ts);
 #ifdef CP_HAVE_PPOLL
   int n = ppoll(l->fds, (nfds_t)l->nfds, tsp, posix_loop_wait_mask(l, &mask));
 #else
   /* No ppoll: SIGCHLD let through around a plain poll(). A SIGCHLD that arrives before poll() starts
    * is not lost: its handler has written to the self-pipe poll() watches. */
-  (void)tsp;
+  int ms = tsp ? (int)(tsp->tv_sec * 1000 + tsp->tv_nsec / 1000000) : -1;
   sigset_t old;
   const sigset_t *m = posix_loop_wait_mask(l, &mask);
   if (m) pthread_sigmask(SIG_SETMASK, m, &old);
-  int n = poll(l->fds, (nfds_t)l->nfds, timeout_ms);
+  int n = poll(l->fds, (nfds_t)l->nfds, ms);
   int e = errno;
   if (m) pthread_sigmask(SIG_SETMASK, &old, NULL);
   errno = e;
