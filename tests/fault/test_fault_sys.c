@@ -591,9 +591,9 @@ static bool sc_channel_large(void) {
 static char stdin_msg[STDIN_LEN];
 
 typedef struct stdin_state {
+  rt_state rt; /* first: rt_on_error and rt_on_close take a stdin_state too */
   size_t out;
-  int write_status, write_calls, error;
-  bool closed;
+  int write_status, write_calls;
 } stdin_state;
 
 static void si_on_written(cp_child *c, int status, void *ud) {
@@ -608,17 +608,6 @@ static void si_on_stdout(cp_child *c, const char *d, size_t n, void *ud) {
   ((stdin_state *)ud)->out += n;
 }
 
-static void si_on_error(cp_child *c, const cp_error *err, void *ud) {
-  (void)c;
-  stdin_state *s = ud;
-  if (!s->error) s->error = err->code;
-}
-
-static void si_on_close(cp_child *c, int64_t st, int sig, void *ud) {
-  (void)c, (void)st, (void)sig;
-  ((stdin_state *)ud)->closed = true;
-}
-
 static bool sc_stdin_large(void) {
   cp_loop *loop;
   int rc = cp_loop_new(&loop);
@@ -627,7 +616,7 @@ static bool sc_stdin_large(void) {
     return true;
   }
   stdin_state s = {0};
-  cp_child_events ev = {.on_stdout = si_on_stdout, .on_error = si_on_error, .on_close = si_on_close};
+  cp_child_events ev = {.on_stdout = si_on_stdout, .on_error = rt_on_error, .on_close = rt_on_close};
   const char *args[] = {"cat", NULL};
   cp_child *c = NULL;
   rc = cp_spawn(loop, cptest_helper(), args, NULL, &ev, &s, &c);
@@ -645,7 +634,7 @@ static bool sc_stdin_large(void) {
     CHECK(!must_succeed && is_code(rc), "cp_spawn: %s", cp_err_name(rc));
     return true;
   }
-  CHECK(s.closed, "no on_close");
+  CHECK(s.rt.closed, "no on_close");
   if (wrc) {
     CHECK(!must_succeed && is_code(wrc), "cp_child_write: %s", cp_err_name(wrc));
     CHECK(s.write_calls == 0, "cp_child_write returned %s and its callback ran", cp_err_name(wrc));
@@ -653,10 +642,10 @@ static bool sc_stdin_large(void) {
     return true;
   }
   CHECK(s.write_calls == 1, "write callback ran %d times", s.write_calls);
-  if (s.write_status == 0 && s.out == STDIN_LEN && !s.error) return true;
+  if (s.write_status == 0 && s.out == STDIN_LEN && !s.rt.error) return true;
   CHECK(!must_succeed, "write %s, %zu of %d bytes back, error %s", cp_err_name(s.write_status), s.out, STDIN_LEN,
-        cp_err_name(s.error));
-  CHECK(s.write_status != 0 || s.error, "write succeeded, %zu of %d bytes back, no error", s.out, STDIN_LEN);
+        cp_err_name(s.rt.error));
+  CHECK(s.write_status != 0 || s.rt.error, "write succeeded, %zu of %d bytes back, no error", s.out, STDIN_LEN);
   CHECK(s.write_status == 0 || is_code(s.write_status), "write status %d", s.write_status);
   return true;
 }
