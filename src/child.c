@@ -218,17 +218,21 @@ static void close_output(cp_child *c, int i) {
   c->pipes[i] = NULL;
 }
 
+/* Closes stdout (1) or stderr (2) and delivers its end (a NULL, 0 call), as when the child closed it. */
+static void end_output(cp_child *c, int i) {
+  close_output(c, i);
+  if (i == 1)
+    EMIT(c, on_stdout, NULL, 0, c->ud);
+  else
+    EMIT(c, on_stderr, NULL, 0, c->ud);
+}
+
 /* Closes the parent's end of stdout and stderr now, each stream's end delivered as if it had come:
  * descendants that still hold the pipes no longer keep on_close waiting. */
 static void end_outputs(cp_child *c) {
   c->in_cb++;
   for (int i = 1; i < 3; i++) {
-    if (!c->pipes[i]) continue;
-    close_output(c, i);
-    if (i == 1)
-      EMIT(c, on_stdout, NULL, 0, c->ud);
-    else
-      EMIT(c, on_stderr, NULL, 0, c->ud);
+    if (c->pipes[i]) end_output(c, i);
   }
   c->in_cb--;
   check_close(c);
@@ -245,11 +249,7 @@ static void child_on_read(os_stream *s, void *data, const char *buf, size_t n, i
       EMIT(c, on_error, &err, c->ud);
       cp__error_clear(&err);
     }
-    close_output(c, i);
-    if (i == 1)
-      EMIT(c, on_stdout, NULL, 0, c->ud);
-    else
-      EMIT(c, on_stderr, NULL, 0, c->ud);
+    end_output(c, i);
     check_close(c);
   } else if (i == 1) {
     EMIT(c, on_stdout, buf, n, c->ud);
@@ -582,11 +582,7 @@ int cp_child_close_output(cp_child *c, int fd) {
   if (!c || (fd != 1 && fd != 2)) return CP_EINVAL;
   if (!c->pipes[fd]) return CP_EPIPE;
   c->in_cb++;
-  close_output(c, fd);
-  if (fd == 1)
-    EMIT(c, on_stdout, NULL, 0, c->ud);
-  else
-    EMIT(c, on_stderr, NULL, 0, c->ud);
+  end_output(c, fd);
   c->in_cb--;
   check_close(c);
   child_maybe_free(c);

@@ -68,37 +68,40 @@ static void proc_finish(os_proc *p, int st, bool reaped) {
   p->cb(p, p->data, status, sig);
 }
 
+/* Reaps p, or with p->hold only looks at it and keeps the zombie (a group leader, or a child a
+ * guardian holds by pid: while it is our zombie no process can take its pid, so its group id cannot
+ * come to name anyone else's group; reaped in os_proc_free). Waits for the end when `block`, else
+ * only looks. 1: ended, status in *st; 0: not yet (never when blocking); -1: someone else reaped it
+ * (ECHILD). */
+static int proc_wait(os_proc *p, bool block, int *st) {
+  int nohang = block ? 0 : WNOHANG;
+  pid_t r;
+  if (p->hold) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    do {
+      r = waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOWAIT | nohang | __WALL);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    if (info.si_pid != p->pid) return 0;
+    p->held = true;
+    *st = posix_wait_status(&info);
+    return 1;
+  }
+  do {
+    r = waitpid(p->pid, st, nohang | __WALL);
+  } while (r < 0 && errno == EINTR);
+  return r > 0 ? 1 : r == 0 ? 0 : -1;
+}
+
 static void proc_on_pidfd(posix_watcher *w, unsigned revents) {
   os_proc *p = (os_proc *)((char *)w - offsetof(os_proc, w));
   (void)revents;
   int st = 0;
-  pid_t r;
-  if (p->hold) {
-    /* A group leader is only looked at: while it is our zombie, no process can take its pid, so
-     * its group id cannot come to name anyone else's group (reaped in os_proc_free). */
-    siginfo_t info;
-    memset(&info, 0, sizeof info);
-    do {
-      r = waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT | __WALL);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0 && info.si_pid == 0) return; /* not yet */
-    if (r == 0) {
-      p->held = true;
-      proc_finish(p, posix_wait_status(&info), true);
-      return;
-    }
-  } else {
-    do {
-      r = waitpid(p->pid, &st, WNOHANG | __WALL);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0) return; /* not yet: a spurious wake-up */
-    if (r > 0) {
-      proc_finish(p, st, true);
-      return;
-    }
-  }
+  int r = proc_wait(p, false, &st);
+  if (r == 0) return; /* not yet: a spurious wake-up */
   /* Reaped by someone else (ECHILD): the pidfd may still know how it ended. */
-  bool known = posix_pidfd_exit_status(p->w.fd, &st);
+  bool known = r > 0 || posix_pidfd_exit_status(p->w.fd, &st);
   proc_finish(p, st, known);
 }
 
@@ -117,28 +120,10 @@ static void proc_on_sigchld(posix_sigchld_entry *e, int wstatus, bool reaped) {
  * the kernel reported with the exit, if it did. */
 static void proc_reap_exited(os_proc *p, int kernel_status, bool kernel_known) {
   int st = 0;
-  pid_t r;
-  if (p->hold) {
-    siginfo_t info;
-    memset(&info, 0, sizeof info);
-    do {
-      r = waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOWAIT);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0 && info.si_pid == p->pid) {
-      p->held = true;
-      proc_finish(p, posix_wait_status(&info), true);
-      return;
-    }
-  } else {
-    do {
-      r = waitpid(p->pid, &st, 0);
-    } while (r < 0 && errno == EINTR);
-    if (r == p->pid) {
-      proc_finish(p, st, true);
-      return;
-    }
-  }
-  proc_finish(p, kernel_status, kernel_known);
+  if (proc_wait(p, true, &st) > 0)
+    proc_finish(p, st, true);
+  else
+    proc_finish(p, kernel_status, kernel_known);
 }
 
 static void proc_on_kernel_exit(posix_exit_watch *x, int wstatus, bool known) {
