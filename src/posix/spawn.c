@@ -244,6 +244,25 @@ int posix_report_child_error(const child_report *r, const char *path, const char
   return cp__error_set(err, code, r->err, sc, r->step == STEP_EXECVE ? path : NULL);
 }
 
+int posix_child_report_outcome(ssize_t n, int read_errno, const child_report *r, pid_t pid, const char *path,
+                               const char *cwd, cp_error *err) {
+  if (n == 0) return 0;
+  if (n < 0) kill(pid, SIGKILL); /* no report could be read: the child may be running its program */
+  while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
+  }
+  if (n == (ssize_t)sizeof *r) return posix_report_child_error(r, path, cwd, err);
+  return cp__error_set(err, CP_EIO, n < 0 ? read_errno : 0, "spawn", path);
+}
+
+int posix_read_child_report(int errpipe, pid_t pid, const char *path, const char *cwd, cp_error *err) {
+  child_report report = {0, 0};
+  ssize_t n;
+  do {
+    n = read(errpipe, &report, sizeof report);
+  } while (n < 0 && errno == EINTR);
+  return posix_child_report_outcome(n, errno, &report, pid, path, cwd, err);
+}
+
 int os_spawn(os_loop *loop, const os_spawn_req *req, os_exit_cb exit_cb, void *data, os_proc **proc,
              os_stream *pipes[3], os_stream **channel, cp_error *err) {
   int child_fds[3] = {-1, -1, -1}, parent_fds[3] = {-1, -1, -1}, owned[3] = {-1, -1, -1};

@@ -59,6 +59,15 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pid, int *pid
 /* The error of a child that failed at step r->step (spawn.c). */
 int posix_report_child_error(const child_report *r, const char *path, const char *cwd, cp_error *err);
 
+/* The outcome of a started child from its error pipe (the fork paths): reads the report (EOF: the
+ * child exec'd its program, 0). Otherwise the child is reaped - killed first when no report could be
+ * read, as it may be running its program - and the step's error (or CP_EIO) is returned in err. */
+int posix_read_child_report(int errpipe, pid_t pid, const char *path, const char *cwd, cp_error *err);
+
+/* The same once the report was read: n bytes of *r (sizeof *r, 0, or -1 with read_errno). */
+int posix_child_report_outcome(ssize_t n, int read_errno, const child_report *r, pid_t pid, const char *path,
+                               const char *cwd, cp_error *err);
+
 /* Whether the child itself can be given a parent-death signal (Linux prctl, FreeBSD procctl). Where it
  * cannot, kill_on_parent_exit is kept by the guardian for single children too. */
 #if defined(CP_SPAWN_LINUX) || defined(CP_HAVE_PROCCTL_PDEATHSIG)

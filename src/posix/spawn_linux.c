@@ -290,22 +290,14 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pidp, int *pi
     goto out;
   }
 
-  ssize_t n = ((volatile child_report *)&report)->step ? (ssize_t)sizeof report : 0;
-  if (use_fork) {
-    do {
-      n = read(errpipe[0], &report, sizeof report);
-    } while (n < 0 && errno == EINTR);
-  }
-  if (n != 0) {
-    int e = errno;
-    if (n < 0) kill(pid, SIGKILL); /* no report could be read: the child may be running its program */
-    while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
-    }
+  /* The CLONE_VM child left its report in our memory; a forked one writes it to the pipe. */
+  if (use_fork)
+    rc = posix_read_child_report(errpipe[0], pid, c->path, c->cwd, err);
+  else
+    rc = posix_child_report_outcome(((volatile child_report *)&report)->step ? (ssize_t)sizeof report : 0, 0,
+                                    &report, pid, c->path, c->cwd, err);
+  if (rc) {
     if (pidfd >= 0) close(pidfd);
-    if (n == (ssize_t)sizeof report)
-      rc = posix_report_child_error(&report, c->path, c->cwd, err);
-    else
-      rc = cp__error_set(err, CP_EIO, n < 0 ? e : 0, "spawn", c->path);
     goto out;
   }
   if (use_pidfd && pidfd < 0) {

@@ -152,23 +152,8 @@ static int start_fork(const posix_child *c, pid_t *pidp, cp_error *err) {
     rc = cp__error_set(err, posix_error(fork_errno), fork_errno, "fork", NULL);
     goto out;
   }
-  child_report report = {0, 0};
-  ssize_t n;
-  do {
-    n = read(errpipe[0], &report, sizeof report);
-  } while (n < 0 && errno == EINTR);
-  if (n != 0) {
-    int e = errno;
-    if (n < 0) kill(pid, SIGKILL); /* no report could be read: the child may be running its program */
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-    }
-    if (n == (ssize_t)sizeof report)
-      rc = posix_report_child_error(&report, c->path, c->cwd, err);
-    else
-      rc = cp__error_set(err, CP_EIO, n < 0 ? e : 0, "spawn", c->path);
-    goto out;
-  }
-  *pidp = pid;
+  rc = posix_read_child_report(errpipe[0], pid, c->path, c->cwd, err);
+  if (rc == 0) *pidp = pid;
 out:
   if (errpipe[0] >= 0) close(errpipe[0]);
   if (errpipe[1] >= 0) close(errpipe[1]);
