@@ -11,6 +11,7 @@
  * executable; they run in their own processes, unarmed. */
 #include "cptest.h"
 #include "fault_alloc.h"
+#include "fault_channel.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -30,21 +31,6 @@
 #define MAX_POINTS       5000
 
 /* ---- workers (their own processes: the allocator is not armed there) ------------------------------ */
-
-static void echo_serve(cp_request *req, const char *msg, size_t len, void *ud) {
-  (void)msg, (void)len, (void)ud;
-  cp_request_reply(req, "\"pong\"", 6);
-}
-
-static int worker_serve(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
-  (void)loop, (void)argc, (void)argv, (void)ud;
-  return cp_channel_serve(ch, echo_serve, NULL) ? 1 : 0;
-}
-
-static const cp_worker_def workers[] = {
-    {"echo", cptest_worker_echo, NULL},
-    {"serve", worker_serve, NULL},
-};
 
 /* ---- the sweep ---------------------------------------------------------------------------------- */
 
@@ -153,50 +139,7 @@ static bool sc_exec_sync(void) {
   return ok;
 }
 
-/* An async child with a channel: one message there and back. */
-typedef struct rt_state {
-  cp_child *c;
-  int error; /* first code reported by on_error / a send */
-  bool spawned, echoed, closed, no_channel;
-} rt_state;
-
-static void rt_record(rt_state *s, int code) {
-  if (!s->error) s->error = code;
-}
-
-static void rt_on_spawn(cp_child *c, void *ud) {
-  rt_state *s = ud;
-  s->spawned = true;
-  cp_channel *ch = cp_child_channel(c);
-  if (!ch) {
-    s->no_channel = true;
-    cp_child_kill(c, CP_SIGKILL);
-    return;
-  }
-  int rc = cp_channel_send(ch, "{\"ping\":1}", 10, NULL, NULL);
-  if (rc) {
-    rt_record(s, rc);
-    cp_channel_disconnect(ch);
-  }
-}
-
-static void rt_on_message(cp_child *c, const char *msg, size_t len, void *ud) {
-  rt_state *s = ud;
-  if (len == 10 && memcmp(msg, "{\"ping\":1}", 10) == 0) s->echoed = true;
-  cp_channel *ch = cp_child_channel(c);
-  if (ch) cp_channel_disconnect(ch);
-}
-
-static void rt_on_error(cp_child *c, const cp_error *err, void *ud) {
-  (void)c;
-  rt_record(ud, err->code);
-}
-
-static void rt_on_close(cp_child *c, int64_t status, int sig, void *ud) {
-  (void)c, (void)status, (void)sig;
-  ((rt_state *)ud)->closed = true;
-}
-
+/* An async child with a channel: one message there and back (fault_channel.c). */
 static bool run_loop_and_free(cp_loop *loop) {
   int rc = cp_loop_run(loop, CP_RUN_DEFAULT);
   CHECK(rc == 0, "cp_loop_run returned %s", cp_err_name(rc));
@@ -212,10 +155,8 @@ static bool sc_channel_round_trip(void) {
     CHECK(documented(rc), "cp_loop_new: %s", cp_err_name(rc));
     return true;
   }
-  rt_state s = {0};
-  cp_child_events ev = {
-      .on_spawn = rt_on_spawn, .on_message = rt_on_message, .on_error = rt_on_error, .on_close = rt_on_close};
-  rc = cp_fork_worker(loop, "echo", NULL, NULL, &ev, &s, &s.c);
+  fault_echo s = {.msg = "{\"ping\":1}", .len = 10};
+  rc = cp_fork_worker(loop, "echo", NULL, NULL, &fault_echo_events, &s, &s.c);
   if (rc) {
     CHECK(documented(rc), "cp_fork_worker: %s", cp_err_name(rc));
     CHECK(s.c == NULL, "a child despite the error");
@@ -241,44 +182,6 @@ static bool sc_channel_round_trip(void) {
 static char big_msg[BIG_LEN];
 static cp_channel_mode big_mode = CP_CHANNEL_BINARY; /* or JSON: then big_msg is one JSON string */
 
-typedef struct big_state {
-  int error;
-  bool echoed, closed, no_channel;
-} big_state;
-
-static void big_on_spawn(cp_child *c, void *ud) {
-  big_state *s = ud;
-  cp_channel *ch = cp_child_channel(c);
-  if (!ch) {
-    s->no_channel = true;
-    cp_child_kill(c, CP_SIGKILL);
-    return;
-  }
-  int rc = cp_channel_send(ch, big_msg, BIG_LEN, NULL, NULL);
-  if (rc) {
-    if (!s->error) s->error = rc;
-    cp_channel_disconnect(ch);
-  }
-}
-
-static void big_on_message(cp_child *c, const char *msg, size_t len, void *ud) {
-  big_state *s = ud;
-  s->echoed = len == BIG_LEN && memcmp(msg, big_msg, BIG_LEN) == 0;
-  cp_channel *ch = cp_child_channel(c);
-  if (ch) cp_channel_disconnect(ch);
-}
-
-static void big_on_error(cp_child *c, const cp_error *err, void *ud) {
-  (void)c;
-  big_state *s = ud;
-  if (!s->error) s->error = err->code;
-}
-
-static void big_on_close(cp_child *c, int64_t status, int sig, void *ud) {
-  (void)c, (void)status, (void)sig;
-  ((big_state *)ud)->closed = true;
-}
-
 static bool sc_binary_channel_large(void) {
   cp_loop *loop;
   int rc = cp_loop_new(&loop);
@@ -286,20 +189,15 @@ static bool sc_binary_channel_large(void) {
     CHECK(documented(rc), "cp_loop_new: %s", cp_err_name(rc));
     return true;
   }
-  big_state s = {0};
-  cp_child *c;
-  cp_child_events ev = {.on_spawn = big_on_spawn,
-                        .on_message = big_on_message,
-                        .on_error = big_on_error,
-                        .on_close = big_on_close};
+  fault_echo s = {.msg = big_msg, .len = BIG_LEN};
   cp_options o = {.channel = big_mode};
-  rc = cp_fork_worker(loop, "echo", NULL, &o, &ev, &s, &c);
+  rc = cp_fork_worker(loop, "echo", NULL, &o, &fault_echo_events, &s, &s.c);
   if (rc) {
     CHECK(documented(rc), "cp_fork_worker: %s", cp_err_name(rc));
     return run_loop_and_free(loop);
   }
   int lr = cp_loop_run(loop, CP_RUN_DEFAULT);
-  cp_child_free(c);
+  cp_child_free(s.c);
   CHECK(lr == 0, "cp_loop_run: %s", cp_err_name(lr));
   rc = cp_loop_free(loop);
   CHECK(rc == 0, "cp_loop_free: %s", cp_err_name(rc));
@@ -648,7 +546,7 @@ static void fault_cprun_input_path(void **state) {
 
 int main(int argc, char **argv) {
   int status;
-  if (cp_worker_main(argc, argv, workers, sizeof workers / sizeof workers[0], &status)) return status;
+  if (cp_worker_main(argc, argv, fault_workers, 2, &status)) return status;
   signal(SIGALRM, on_alarm);
   cptest_cloexec_inherited_fds();
   if (getenv("CPTEST_FILTER")) cmocka_set_test_filter(getenv("CPTEST_FILTER"));

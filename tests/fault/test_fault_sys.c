@@ -23,6 +23,7 @@
  * the code documented for E), and a spawner thread that cannot be created (CP_EAGAIN, then the next
  * spawn works). Built with -DCHILDPROC_TEST_SYSCALL_FAULTS=ON (the ASan and coverage cells). */
 #include "cptest.h"
+#include "fault_channel.h"
 #include "fault_sys.h"
 
 #include <errno.h>
@@ -34,21 +35,6 @@
 #define MAX_N            24 /* calls of one kind failed per scenario (a child resets 64 signals...) */
 
 /* ---- workers (their own processes, unarmed) ------------------------------------------------------- */
-
-static void echo_serve(cp_request *req, const char *msg, size_t len, void *ud) {
-  (void)msg, (void)len, (void)ud;
-  cp_request_reply(req, "\"pong\"", 6);
-}
-
-static int worker_serve(cp_loop *loop, cp_channel *ch, int argc, char **argv, void *ud) {
-  (void)loop, (void)argc, (void)argv, (void)ud;
-  return cp_channel_serve(ch, echo_serve, NULL) ? 1 : 0;
-}
-
-static const cp_worker_def workers[] = {
-    {"echo", cptest_worker_echo, NULL},
-    {"serve", worker_serve, NULL},
-};
 
 /* ---- the sweep ---------------------------------------------------------------------------------- */
 
@@ -374,57 +360,17 @@ static bool sc_closed_stdin(void) {
   return ok;
 }
 
-/* An async child with a channel: one message there and back. */
-typedef struct rt_state {
-  cp_child *c;
-  int error;
-  bool echoed, closed, no_channel;
-} rt_state;
-
-static void rt_on_spawn(cp_child *c, void *ud) {
-  rt_state *s = ud;
-  cp_channel *ch = cp_child_channel(c);
-  if (!ch) {
-    s->no_channel = true;
-    cp_child_kill(c, CP_SIGKILL);
-    return;
-  }
-  int rc = cp_channel_send(ch, "{\"ping\":1}", 10, NULL, NULL);
-  if (rc) {
-    if (!s->error) s->error = rc;
-    cp_channel_disconnect(ch);
-  }
-}
-
-static void rt_on_message(cp_child *c, const char *msg, size_t len, void *ud) {
-  rt_state *s = ud;
-  if (len == 10 && memcmp(msg, "{\"ping\":1}", 10) == 0) s->echoed = true;
-  cp_channel *ch = cp_child_channel(c);
-  if (ch) cp_channel_disconnect(ch);
-}
-
-static void rt_on_error(cp_child *c, const cp_error *err, void *ud) {
-  (void)c;
-  rt_state *s = ud;
-  if (!s->error) s->error = err->code;
-}
-
-static void rt_on_close(cp_child *c, int64_t status, int sig, void *ud) {
-  (void)c, (void)status, (void)sig;
-  ((rt_state *)ud)->closed = true;
-}
-
-static bool sc_channel_round_trip(void) {
+/* An async child with a channel: one message there and back (fault_channel.c). */
+/* The echo scenario (fault_channel.c) with msg, in the channel mode of o. */
+static bool run_echo(const char *msg, size_t len, const cp_options *o) {
   cp_loop *loop;
   int rc = cp_loop_new(&loop);
   if (rc) {
     CHECK(!must_succeed && is_code(rc), "cp_loop_new: %s", cp_err_name(rc));
     return true;
   }
-  rt_state s = {0};
-  cp_child_events ev = {
-      .on_spawn = rt_on_spawn, .on_message = rt_on_message, .on_error = rt_on_error, .on_close = rt_on_close};
-  rc = cp_fork_worker(loop, "echo", NULL, NULL, &ev, &s, &s.c);
+  fault_echo s = {.msg = msg, .len = len};
+  rc = cp_fork_worker(loop, "echo", NULL, o, &fault_echo_events, &s, &s.c);
   int lr = cp_loop_run(loop, CP_RUN_DEFAULT);
   /* A failing wait of the loop's own is its return value; the run is then finished by a second one. */
   if (lr) {
@@ -448,6 +394,8 @@ static bool sc_channel_round_trip(void) {
   CHECK(is_code(s.error), "error %d", s.error);
   return true;
 }
+
+static bool sc_channel_round_trip(void) { return run_echo("{\"ping\":1}", 10, NULL); }
 
 /* A pool (as many workers as CPUs, resident memory checked after each task), two tasks, a drain.
  * Every task ends once, with the reply or an error code. */
@@ -525,62 +473,10 @@ static bool sc_pool(void) {
  * on_error, there being no callback). */
 #define BIG_LEN (512 * 1024)
 static char big_msg[BIG_LEN];
-static bool big_echoed;
-
-static void big_on_spawn(cp_child *c, void *ud) {
-  rt_state *s = ud;
-  cp_channel *ch = cp_child_channel(c);
-  if (!ch) {
-    s->no_channel = true;
-    cp_child_kill(c, CP_SIGKILL);
-    return;
-  }
-  int rc = cp_channel_send(ch, big_msg, BIG_LEN, NULL, NULL);
-  if (rc) {
-    if (!s->error) s->error = rc;
-    cp_channel_disconnect(ch);
-  }
-}
-
-static void big_on_message(cp_child *c, const char *msg, size_t len, void *ud) {
-  (void)ud;
-  big_echoed = len == BIG_LEN && memcmp(msg, big_msg, BIG_LEN) == 0;
-  cp_channel *ch = cp_child_channel(c);
-  if (ch) cp_channel_disconnect(ch);
-}
 
 static bool sc_channel_large(void) {
-  big_echoed = false;
-  cp_loop *loop;
-  int rc = cp_loop_new(&loop);
-  if (rc) {
-    CHECK(!must_succeed && is_code(rc), "cp_loop_new: %s", cp_err_name(rc));
-    return true;
-  }
-  rt_state s = {0};
-  cp_child_events ev = {
-      .on_spawn = big_on_spawn, .on_message = big_on_message, .on_error = rt_on_error, .on_close = rt_on_close};
   cp_options o = {.channel = CP_CHANNEL_BINARY};
-  rc = cp_fork_worker(loop, "echo", NULL, &o, &ev, &s, &s.c);
-  int lr = cp_loop_run(loop, CP_RUN_DEFAULT);
-  if (lr) {
-    CHECK(!must_succeed && is_code(lr), "cp_loop_run: %s", cp_err_name(lr));
-    lr = cp_loop_run(loop, CP_RUN_DEFAULT);
-  }
-  if (s.c) cp_child_free(s.c);
-  CHECK(lr == 0, "cp_loop_run: %s", cp_err_name(lr));
-  CHECK(cp_loop_free(loop) == 0, "cp_loop_free");
-  if (rc) {
-    CHECK(!must_succeed && is_code(rc), "cp_fork_worker: %s", cp_err_name(rc));
-    return true;
-  }
-  CHECK(s.closed, "no on_close");
-  CHECK(!s.no_channel, "on_spawn without a channel (and no on_error)");
-  if (big_echoed && !s.error) return true;
-  CHECK(!must_succeed, "echo %d, error %s", big_echoed, cp_err_name(s.error));
-  CHECK(s.error, "neither the echo nor an error");
-  CHECK(is_code(s.error), "error %d", s.error);
-  return true;
+  return run_echo(big_msg, BIG_LEN, &o);
 }
 
 /* 256 KiB to a child's stdin, more than a pipe takes at once, with a callback: the write goes out in
@@ -591,7 +487,7 @@ static bool sc_channel_large(void) {
 static char stdin_msg[STDIN_LEN];
 
 typedef struct stdin_state {
-  rt_state rt; /* first: rt_on_error and rt_on_close take a stdin_state too */
+  fault_echo rt; /* first: fault_echo_on_error and fault_echo_on_close take a stdin_state too */
   size_t out;
   int write_status, write_calls;
 } stdin_state;
@@ -616,7 +512,7 @@ static bool sc_stdin_large(void) {
     return true;
   }
   stdin_state s = {0};
-  cp_child_events ev = {.on_stdout = si_on_stdout, .on_error = rt_on_error, .on_close = rt_on_close};
+  cp_child_events ev = {.on_stdout = si_on_stdout, .on_error = fault_echo_on_error, .on_close = fault_echo_on_close};
   const char *args[] = {"cat", NULL};
   cp_child *c = NULL;
   rc = cp_spawn(loop, cptest_helper(), args, NULL, &ev, &s, &c);
@@ -802,7 +698,7 @@ static void fault_sys_errno_to_code(void **state) {
 
 int main(int argc, char **argv) {
   int status;
-  if (cp_worker_main(argc, argv, workers, sizeof workers / sizeof workers[0], &status)) return status;
+  if (cp_worker_main(argc, argv, fault_workers, 2, &status)) return status;
   signal(SIGALRM, on_alarm);
   cptest_cloexec_inherited_fds();
   const char *old_path = getenv("PATH");
