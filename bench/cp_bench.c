@@ -13,13 +13,15 @@
  *   cp_bench capture --key K --mode exec|spawn|raw --mib M
  *       cp_exec_sync / cp_spawn_sync capture of M MiB (max_buffer unlimited), or posix_spawn + read()
  *       into a doubling buffer. Prints K.ms and K.peak_mib (VmHWM growth of this process).
- *   cp_bench rtt     --key K --mode cp-json|cp-binary|raw|raw-epoll --count N
- *       N round trips of a 46-byte JSON message to an echoing worker (cp_fork_worker of this
+ *   cp_bench rtt     --key K --mode cp-json|cp-binary|raw|raw-epoll --count N [--warm-ms W]
+ *       after W ms (default 500) of uncounted round trips, N round trips of a 46-byte JSON message to an echoing worker (cp_fork_worker of this
  *       program), or over a socketpair to a forked child with blocking read()/write() (raw), or
  *       with each side waiting in epoll_wait() before its read() as any event loop does
  *       (raw-epoll: the physical limit of an event loop). K.per_s.
- *   cp_bench oneway  --key K --mode cp-json|cp-binary|raw-json|raw-binary --count N [--size S]
+ *   cp_bench oneway  --key K --mode cp-json|cp-binary|raw-json|raw-binary|raw-epoll-json|raw-epoll-binary
+ *                    --count N [--size S]
  *       N messages of S bytes (default 1024) one way, then one acknowledgement. K.per_s, K.mib_s.
+ *       raw-epoll-*: both sides non-blocking, waiting in epoll_wait() (the limit of event loops).
  *   cp_bench many    --key K --mode cp|raw --children N
  *       N children alive at once, each blocked on a shared "gate" pipe on stdin with its stdout a
  *       pipe to us; once all run the gate opens, each writes a line and exits. Wall time from the
@@ -40,6 +42,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -500,7 +503,7 @@ typedef struct chan_state {
   const char *msg;
   size_t len;
   long warm, total, got, sent, queued;
-  double t0, t1;
+  double t0, t1, warm_until; /* rtt: round trips before warm_until are the warm-up, not counted */
   bool failed;
 } chan_state;
 
@@ -509,8 +512,11 @@ static void rtt_on_message(cp_child *c, const char *msg, size_t len, void *ud) {
   (void)c;
   if (len != s->len || memcmp(msg, s->msg, len)) s->failed = true;
   s->got++;
-  if (s->got == s->warm) s->t0 = bench_now();
-  if (s->got < s->warm + s->total) {
+  if (s->warm == 0 && bench_now() >= s->warm_until) { /* warm-up over: count from here */
+    s->warm = s->got;
+    s->t0 = bench_now();
+  }
+  if (s->warm == 0 || s->got < s->warm + s->total) {
     if (cp_channel_send(s->ch, s->msg, s->len, NULL, NULL)) s->failed = true;
   } else {
     s->t1 = bench_now();
@@ -556,23 +562,33 @@ static int epoll_of(int fd) {
   return ep;
 }
 
-/* read(), or with ep >= 0, epoll_wait() then read() until something came */
+/* read(), or with ep >= 0, epoll_wait() then read() until something came; ep == POLL_WAIT: poll() */
+#define POLL_WAIT (-2)
 static ssize_t read_after_wait(int ep, int fd, void *buf, size_t len) {
-  if (ep < 0) return read(fd, buf, len);
+  if (ep == -1) return read(fd, buf, len);
   for (;;) {
     struct epoll_event ev;
-    if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR) return -1;
+    struct pollfd p = {fd, POLLIN, 0};
+    if ((ep == POLL_WAIT ? poll(&p, 1, -1) : epoll_wait(ep, &ev, 1, -1)) < 0 && errno != EINTR) return -1;
     ssize_t n = read(fd, buf, len);
     if (n >= 0 || (errno != EAGAIN && errno != EINTR)) return n;
   }
 }
 
-/* the raw echo peer: a forked child echoing bytes on a socketpair (waiting in epoll when use_epoll) */
-static pid_t raw_echo_peer(int *fd, bool use_epoll) {
+/* waiter for read_after_wait on fd: -1 (blocking read), an epoll fd, or POLL_WAIT */
+static int waiter_of(const char *mode, int fd) {
+  if (strcmp(mode, "raw-epoll") == 0) return epoll_of(fd);
+  if (strcmp(mode, "raw-poll") != 0) return -1;
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  return POLL_WAIT;
+}
+
+/* the raw echo peer: a forked child echoing bytes on a socketpair, waiting as mode says */
+static pid_t raw_echo_peer(int *fd, const char *mode) {
   pid_t pid = fork_socket_peer(fd);
   if (pid == 0) {
     int sock = *fd;
-    int ep = use_epoll ? epoll_of(sock) : -1;
+    int ep = waiter_of(mode, sock);
     static char buf[BLOCK];
     for (;;) {
       ssize_t n = read_after_wait(ep, sock, buf, sizeof buf);
@@ -604,20 +620,21 @@ static int cmd_rtt(int argc, char **argv) {
   const char *key = bench_opt_s(argc, argv, "--key", "rtt");
   const char *mode = bench_opt_s(argc, argv, "--mode", "cp-json");
   long n = bench_opt(argc, argv, "--count", 20000);
-  long warm = 100;
+  /* round trips for --warm-ms first, not counted: a process's first half second of ping-pong runs at
+   * half speed on a VM (docs/performance.md, "Warm-up"), whichever side is measured */
+  double warm_s = (double)bench_opt(argc, argv, "--warm-ms", 500) / 1e3;
   double dt;
-  if (strcmp(mode, "raw") == 0 || strcmp(mode, "raw-epoll") == 0) {
+  if (strcmp(mode, "raw") == 0 || strcmp(mode, "raw-epoll") == 0 || strcmp(mode, "raw-poll") == 0) {
     int fd;
-    bool use_epoll = strcmp(mode, "raw-epoll") == 0;
-    pid_t pid = raw_echo_peer(&fd, use_epoll);
-    int ep = use_epoll ? epoll_of(fd) : -1;
+    pid_t pid = raw_echo_peer(&fd, mode);
+    int ep = waiter_of(mode, fd);
     char line[64], in[256];
     size_t len = sizeof ping_msg - 1;
     memcpy(line, ping_msg, len);
     line[len++] = '\n';
-    double t0 = 0;
-    for (long i = 0; i < warm + n; i++) {
-      if (i == warm) t0 = bench_now();
+    double t0 = 0, warm_until = bench_now() + warm_s;
+    for (long i = 0, warm = -1; warm < 0 || i < warm + n; i++) {
+      if (warm < 0 && (t0 = bench_now()) >= warm_until) warm = i;
       write_all(fd, line, len);
       size_t got = 0;
       while (got < len) { /* the whole line back, '\n' included */
@@ -642,13 +659,13 @@ static int cmd_rtt(int argc, char **argv) {
       bench_die("rtt: unknown mode %s", mode);
     cp_loop *loop;
     if (cp_loop_new(&loop)) bench_die("cp_loop_new");
-    chan_state s = {.msg = ping_msg, .len = sizeof ping_msg - 1, .warm = warm, .total = n};
+    chan_state s = {.msg = ping_msg, .len = sizeof ping_msg - 1, .total = n, .warm_until = bench_now() + warm_s};
     const cp_child_events ev = {.on_message = rtt_on_message, .on_close = chan_on_close};
     start_worker(loop, "echo", NULL, cm, &ev, &s);
     if (cp_channel_send(s.ch, s.msg, s.len, NULL, NULL)) bench_die("cp_channel_send");
     if (cp_loop_run(loop, CP_RUN_DEFAULT) < 0) bench_die("cp_loop_run");
     cp_loop_free(loop);
-    if (s.failed || s.got != warm + n) bench_die("cp rtt: %ld of %ld round trips", s.got, warm + n);
+    if (s.failed || s.warm == 0 || s.got != s.warm + n) bench_die("cp rtt: %ld of %ld round trips", s.got, s.warm + n);
     dt = s.t1 - s.t0;
   }
   keyed(key, "per_s", (double)n / dt);
@@ -709,16 +726,17 @@ static char *make_message(size_t size, bool json) {
 }
 
 /* the raw sink: counts n frames ('\n'-terminated, or 4-byte length prefixed), then writes 1 byte */
-static pid_t raw_sink_peer(int *fd, long n, bool json) {
+static pid_t raw_sink_peer(int *fd, long n, bool json, bool use_epoll) {
   pid_t pid = fork_socket_peer(fd);
   if (pid == 0) {
     int sock = *fd;
+    int ep = use_epoll ? epoll_of(sock) : -1;
     static char buf[BLOCK];
     long got = 0;
     unsigned char hdr[4];
     size_t hdr_have = 0, body_left = 0;
     while (got < n) {
-      ssize_t r = read(sock, buf, sizeof buf);
+      ssize_t r = read_after_wait(ep, sock, buf, sizeof buf);
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) _exit(1);
       const char *p = buf, *end = buf + r;
@@ -745,6 +763,7 @@ static pid_t raw_sink_peer(int *fd, long n, bool json) {
         }
       }
     }
+    if (ep >= 0) fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
     write_all(sock, "k", 1);
     _exit(0);
   }
@@ -761,7 +780,15 @@ static int cmd_oneway(int argc, char **argv) {
   double dt;
   if (strncmp(mode, "raw-", 4) == 0) {
     int fd;
-    pid_t pid = raw_sink_peer(&fd, n, json);
+    bool use_epoll = strncmp(mode, "raw-epoll-", 10) == 0;
+    pid_t pid = raw_sink_peer(&fd, n, json, use_epoll);
+    int wep = -1; /* raw-epoll: a non-blocking sender that waits in epoll_wait() when the socket is full */
+    if (use_epoll) {
+      struct epoll_event ev = {.events = EPOLLOUT};
+      wep = epoll_create1(EPOLL_CLOEXEC);
+      if (wep < 0 || epoll_ctl(wep, EPOLL_CTL_ADD, fd, &ev) < 0) bench_die("epoll: %s", strerror(errno));
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
     size_t flen = size + (json ? 1 : 4);
     char *frame = malloc(flen);
     if (json) {
@@ -773,9 +800,22 @@ static int cmd_oneway(int argc, char **argv) {
       memcpy(frame + 4, msg, size);
     }
     double t0 = bench_now();
-    for (long i = 0; i < n; i++) write_all(fd, frame, flen); /* one write per message, as the library */
+    for (long i = 0; i < n; i++) { /* one write per message, as the library */
+      if (wep < 0) {
+        write_all(fd, frame, flen);
+        continue;
+      }
+      for (size_t off = 0; off < flen;) {
+        ssize_t w = write(fd, frame + off, flen - off);
+        struct epoll_event ev;
+        if (w > 0) off += (size_t)w;
+        else if (errno == EAGAIN) epoll_wait(wep, &ev, 1, -1);
+        else if (errno != EINTR) bench_die("write: %s", strerror(errno));
+      }
+    }
     char k;
-    if (read(fd, &k, 1) != 1) bench_die("raw sink: no acknowledgement");
+    if (read_after_wait(wep >= 0 ? POLL_WAIT : -1, fd, &k, 1) != 1) bench_die("raw sink: no acknowledgement");
+    if (wep >= 0) close(wep);
     dt = bench_now() - t0;
     close(fd);
     wait_pid(pid);

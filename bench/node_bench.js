@@ -4,8 +4,8 @@
 //       child_process.spawnSync('/bin/true') N times, stdio inherited.        K.per_s, K.us
 //   node bench/node_bench.js spawn --key K --count N [--inflight K]
 //       async child_process.spawn('/bin/true'), K in flight, until N closed.   K.per_s, K.us
-//   node bench/node_bench.js rtt --key K --count N
-//       fork() of this script, N round trips of a small object through send()/'message'
+//   node bench/node_bench.js rtt --key K --count N [--warm-ms W]
+//       fork() of this script, W ms (default 500) of uncounted round trips, then N round trips of a small object through send()/'message'
 //       (the same 46-byte JSON text childproc's benchmark sends).            K.per_s, K.us
 //   node bench/node_bench.js oneway --key K --count N [--size S]
 //       N messages of S bytes of JSON (an object with one string member) one way, then one
@@ -75,14 +75,15 @@ if (cmd === 'rtt-child') {
   });
 } else if (cmd === 'rtt') {
   const msg = { seq: 1234567, cmd: 'ping', data: 'abcdefgh' };
-  const warm = 100;
+  // as cp_bench: round trips for --warm-ms first (default 500), not counted
+  const warmUntil = now() + +opt('--warm-ms', 500) / 1e3;
   const child = cp.fork(__filename, ['rtt-child']);
-  let got = 0, t0 = 0;
+  let got = 0, warm = 0, t0 = 0;
   child.on('message', (m) => {
     if (m.seq !== msg.seq) die('wrong echo');
     got++;
-    if (got === warm) t0 = now();
-    if (got < warm + n) { child.send(msg); return; }
+    if (!warm && now() >= warmUntil) { warm = got; t0 = now(); }
+    if (!warm || got < warm + n) { child.send(msg); return; }
     const dt = now() - t0;
     result(key + '.per_s', n / dt);
     result(key + '.us', dt / n * 1e6);

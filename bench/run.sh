@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$(uname -s)" != Linux ]; then
-  echo "run.sh: the benchmarks run on Linux only (the POSIX backend is Linux so far)" >&2
+  echo "run.sh: the benchmarks run on Linux only (their raw baselines use epoll and /proc)" >&2
   exit 2
 fi
 
@@ -166,12 +166,15 @@ for rep in $(seq 1 "$reps"); do
   # the channel
   run rtt.raw "$B" rtt --key rtt.raw --mode raw --count $RTT
   run rtt.raw_epoll "$B" rtt --key rtt.raw_epoll --mode raw-epoll --count $RTT
+  run rtt.raw_poll "$B" rtt --key rtt.raw_poll --mode raw-poll --count $RTT
   run rtt.cp_json "$B" rtt --key rtt.cp_json --mode cp-json --count $RTT
   run rtt.cp_binary "$B" rtt --key rtt.cp_binary --mode cp-binary --count $RTT
   node_ rtt.node rtt --key rtt.node --count $RTT
   run oneway.raw_json "$B" oneway --key oneway.raw_json --mode raw-json --count $ONEWAY
   run oneway.cp_json "$B" oneway --key oneway.cp_json --mode cp-json --count $ONEWAY
+  run oneway.raw_epoll_json "$B" oneway --key oneway.raw_epoll_json --mode raw-epoll-json --count $ONEWAY
   run oneway.raw_binary "$B" oneway --key oneway.raw_binary --mode raw-binary --count $ONEWAY
+  run oneway.raw_epoll_binary "$B" oneway --key oneway.raw_epoll_binary --mode raw-epoll-binary --count $ONEWAY
   run oneway.cp_binary "$B" oneway --key oneway.cp_binary --mode cp-binary --count $ONEWAY
   node_ oneway.node oneway --key oneway.node --count $ONEWAY
   # many children at once
