@@ -33,8 +33,27 @@ struct os_stream {
   bool closed; /* os_stream_close() ran inside one of our callbacks: free when it returns */
   bool not_socket; /* send(MSG_NOSIGNAL) said ENOTSOCK: a pipe, written with write_nosigpipe() */
   int in_cb;
-  write_req *wq_head, *wq_tail;
-};
+  write_req *wq; /* the write queue: its last request, whose next is the first (a ring, one pointer) */
+}; /* 72 bytes: malloc's 80-byte class (with a head and a tail pointer it took 96) */
+
+_Static_assert(sizeof(void *) != 8 || sizeof(os_stream) <= 72, "os_stream outgrew malloc's 80-byte class");
+
+static write_req *wq_first(const os_stream *s) { return s->wq ? s->wq->next : NULL; }
+
+static void wq_push(os_stream *s, write_req *r) {
+  r->next = s->wq ? s->wq->next : r;
+  if (s->wq) s->wq->next = r;
+  s->wq = r;
+}
+
+static write_req *wq_pop(os_stream *s) { /* the first request, out of the queue (which is not empty) */
+  write_req *r = s->wq->next;
+  if (r == s->wq)
+    s->wq = NULL;
+  else
+    s->wq->next = r->next;
+  return r;
+}
 
 /* Runs after each callback: false when the callback closed the stream (then it is freed here once
  * no callback of it is running any more) and the caller must not touch it again. */
@@ -51,7 +70,7 @@ static bool stream_req_finished(const write_req *r) { return r->status || r->don
 static void stream_update(os_stream *s) {
   unsigned ev = 0;
   if (s->reading) ev |= POLLIN;
-  if (s->wq_head) ev |= POLLOUT;
+  if (s->wq) ev |= POLLOUT;
   posix_watch(s->loop, &s->w, ev); /* MOD/DEL of a registered fd cannot fail but for ENOMEM */
 }
 
@@ -108,7 +127,7 @@ static ssize_t stream_write1(os_stream *s, const void *buf, size_t len) {
 
 int os_stream_try_write(os_stream *s, const os_iovec *iov, int n, size_t *written) {
   *written = 0;
-  if (s->wq_tail && !stream_req_finished(s->wq_tail)) return 0; /* bytes wait: keep their order */
+  if (s->wq && !stream_req_finished(s->wq)) return 0; /* bytes wait: keep their order */
   struct iovec v[4];
   size_t total = 0;
   if (n < 1 || n > 4) return CP_EINVAL;
@@ -143,8 +162,8 @@ int os_stream_try_write(os_stream *s, const os_iovec *iov, int n, size_t *writte
 }
 
 static void stream_do_write(os_stream *s) {
-  while (s->wq_head) {
-    write_req *r = s->wq_head;
+  while (s->wq) {
+    write_req *r = wq_first(s);
     while (!r->status && r->done < r->len) {
       ssize_t n = stream_write1(s, r->buf + r->done, r->len - r->done);
       if (n < 0) {
@@ -155,11 +174,8 @@ static void stream_do_write(os_stream *s) {
       }
       r->done += (size_t)n;
     }
-    s->wq_head = r->next;
-    if (!s->wq_head) {
-      s->wq_tail = NULL;
-      stream_update(s);
-    }
+    wq_pop(s);
+    if (!s->wq) stream_update(s);
     os_write_cb cb = r->cb;
     void *data = r->data;
     int status = r->status;
@@ -203,7 +219,7 @@ static void stream_do_read(os_stream *s) {
 static void stream_on_event(posix_watcher *w, unsigned revents) {
   os_stream *s = (os_stream *)((char *)w - offsetof(os_stream, w));
   s->in_cb++; /* keeps s allocated across the write and the read below */
-  if (s->wq_head && (revents & (POLLOUT | POLLERR | POLLHUP))) stream_do_write(s);
+  if (s->wq && (revents & (POLLOUT | POLLERR | POLLHUP))) stream_do_write(s);
   if (!s->closed && s->reading && (revents & (POLLIN | POLLHUP | POLLERR))) stream_do_read(s);
   stream_after_cb(s);
 }
@@ -223,7 +239,7 @@ int os_stream_read_start(os_stream *s, os_read_cb cb, void *data) {
   s->read_cb = cb;
   s->read_data = data;
   s->reading = true;
-  unsigned ev = POLLIN | (s->wq_head ? POLLOUT : 0);
+  unsigned ev = POLLIN | (s->wq ? POLLOUT : 0);
   int rc = posix_watch(s->loop, &s->w, ev);
   if (rc) s->reading = false;
   return rc;
@@ -241,7 +257,7 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
   r->len = len;
   r->cb = cb;
   r->data = data;
-  if (!s->wq_tail || stream_req_finished(s->wq_tail)) {
+  if (!s->wq || stream_req_finished(s->wq)) {
     /* Nothing waits for the descriptor (at most finished writes whose completion is not delivered
      * yet): write now, as libuv's try-write does, so the bytes are in the pipe or socket before
      * the call returns (a process that exits right after sending loses nothing the socket could
@@ -256,11 +272,7 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
       r->done += (size_t)n;
     }
     if (r->status || r->done == r->len) {
-      if (s->wq_tail)
-        s->wq_tail->next = r;
-      else
-        s->wq_head = r;
-      s->wq_tail = r;
+      wq_push(s, r);
       posix_feed(s->loop, &s->w);
       return 0;
     }
@@ -275,11 +287,7 @@ int os_stream_write(os_stream *s, const void *buf, size_t len, os_write_cb cb, v
     r->status = rc;
     posix_feed(s->loop, &s->w);
   }
-  if (s->wq_tail)
-    s->wq_tail->next = r;
-  else
-    s->wq_head = r;
-  s->wq_tail = r;
+  wq_push(s, r);
   return 0;
 }
 
@@ -287,11 +295,7 @@ void os_stream_close(os_stream *s) {
   if (!s) return;
   posix_unfeed(s->loop, &s->w);
   posix_watch(s->loop, &s->w, 0);
-  while (s->wq_head) {
-    write_req *r = s->wq_head;
-    s->wq_head = r->next;
-    free(r);
-  }
+  while (s->wq) free(wq_pop(s));
   close(s->w.fd);
   s->w.fd = -1;
   s->reading = false;
