@@ -64,6 +64,20 @@ int posix_report_child_error(const child_report *r, const char *path, const char
  * read, as it may be running its program - and the step's error (or CP_EIO) is returned in err. */
 int posix_read_child_report(int errpipe, pid_t pid, const char *path, const char *cwd, cp_error *err);
 
+/* errpipe.c: the error pipe of a spawn that forks, which an application's fork() must not keep.
+ * posix_errpipe_open() makes the pipe (close-on-exec both ends) and lists its write end in *e (which
+ * lives until posix_errpipe_close_write()): 0, or CP_E* with err filled. A fork() of the application's
+ * closes every listed end in its child. posix_errpipe_close_write() closes the parent's write end
+ * (fds[1], then -1; nothing when it is -1 already) and unlists it. posix_fork_spawn() is the spawn's
+ * own fork(): its child keeps the ends. */
+typedef struct posix_errpipe {
+  int fd;
+  struct posix_errpipe *next;
+} posix_errpipe;
+int posix_errpipe_open(posix_errpipe *e, int fds[2], cp_error *err);
+void posix_errpipe_close_write(posix_errpipe *e, int fds[2]);
+pid_t posix_fork_spawn(void);
+
 /* The same once the report was read: n bytes of *r (sizeof *r, 0, or -1 with read_errno). */
 int posix_child_report_outcome(ssize_t n, int read_errno, const child_report *r, pid_t pid, const char *path,
                                const char *cwd, cp_error *err);

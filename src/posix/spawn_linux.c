@@ -153,7 +153,7 @@ static void start_child(start_job *j) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   if (j->a->x.c->pdeath) j->a->parent_pid = getpid();
   if (j->use_fork) {
-    j->pid = fork();
+    j->pid = posix_fork_spawn();
     if (j->pid == 0) child_main(j->a);
     if (j->pid > 0 && j->use_pidfd && (j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0)) < 0) j->pidfd_err = errno;
   } else {
@@ -256,8 +256,10 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pidp, int *pi
     if (atfork_error) return cp__error_set(err, posix_error(atfork_error), atfork_error, "pthread_atfork", NULL);
   }
   /* A failed exec is reported through a CLOEXEC pipe when the child is a fork (its memory is its
-   * own), and in shared memory when it is a CLONE_VM child. */
-  if (use_fork && posix_pipe(errpipe) < 0) return cp__error_set(err, posix_error(errno), errno, "pipe", NULL);
+   * own; an application's fork() closes its copy of the write end: errpipe.c), and in shared
+   * memory when it is a CLONE_VM child. */
+  posix_errpipe listed = {-1, NULL};
+  if (use_fork && (rc = posix_errpipe_open(&listed, errpipe, err))) return rc;
   /* A forked child runs guardian.c's fork handler, which closes the guardian's socket: it gets its
    * own copy. */
   cc.guardian_fd = c->guardian_fd;
@@ -283,8 +285,7 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pidp, int *pi
   int pidfd_err = job.pidfd_err;
   int pidfd = posix_fd_above_stdio(job.pidfd); /* -1 (none, or it failed): handled below */
   if (pidfd < 0 && job.pidfd >= 0) pidfd_err = errno;
-  if (errpipe[1] >= 0) close(errpipe[1]);
-  errpipe[1] = -1;
+  posix_errpipe_close_write(&listed, errpipe);
   if (pid < 0) {
     rc = cp__error_set(err, posix_error(job.err), job.err, use_fork ? "fork" : "clone", NULL);
     goto out;
@@ -314,7 +315,7 @@ int posix_start_child(const posix_child *c, bool use_pidfd, pid_t *pidp, int *pi
 
 out:
   if (errpipe[0] >= 0) close(errpipe[0]);
-  if (errpipe[1] >= 0) close(errpipe[1]);
+  posix_errpipe_close_write(&listed, errpipe);
   if (use_fork && cc.guardian_fd >= 0) close(cc.guardian_fd);
   free(stack);
   return rc;

@@ -55,46 +55,6 @@
 
 /* ---- fork()+exec ---- */
 
-/* A fork() elsewhere in the process while our error pipe's write end exists would give that copy
- * the end too, and the spawn would wait for the copy to exec or exit before it saw end of file. So
- * a fork() of the application's (pthread_atfork) waits while any spawn is between making the pipe
- * and closing the parent's end - a few system calls; our own fork() in that window does not wait. */
-static pthread_mutex_t window_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t window_cond = PTHREAD_COND_INITIALIZER;
-static unsigned window_users;
-static _Thread_local bool window_mine;
-
-static void window_prepare(void) {
-  if (window_mine) return;
-  pthread_mutex_lock(&window_lock);
-  while (window_users > 0) pthread_cond_wait(&window_cond, &window_lock);
-}
-static void window_parent(void) {
-  if (!window_mine) pthread_mutex_unlock(&window_lock);
-}
-static void window_child(void) {
-  if (window_mine) return;
-  pthread_mutex_init(&window_lock, NULL);
-  pthread_cond_init(&window_cond, NULL);
-}
-
-static pthread_once_t window_once = PTHREAD_ONCE_INIT;
-static int window_error;
-static void window_install(void) { window_error = pthread_atfork(window_prepare, window_parent, window_child); }
-
-static void window_enter(void) {
-  pthread_mutex_lock(&window_lock);
-  window_users++;
-  window_mine = true;
-  pthread_mutex_unlock(&window_lock);
-}
-static void window_leave(void) {
-  pthread_mutex_lock(&window_lock);
-  window_mine = false;
-  if (--window_users == 0) pthread_cond_broadcast(&window_cond);
-  pthread_mutex_unlock(&window_lock);
-}
-
 CHILD_CODE static void fork_child(child_ctx *x, pid_t parent) {
   const posix_child *a = x->c;
   (void)parent; /* without procctl: the guardian watches */
@@ -119,14 +79,8 @@ static int start_fork(const posix_child *c, pid_t *pidp, cp_error *err) {
   int errpipe[2] = {-1, -1}, rc = 0;
   posix_child cc = *c;
   cc.guardian_fd = -1;
-  pthread_once(&window_once, window_install);
-  if (window_error) return cp__error_set(err, posix_error(window_error), window_error, "pthread_atfork", NULL);
-  window_enter();
-  bool in_window = true;
-  if (posix_pipe(errpipe) < 0) {
-    rc = cp__error_set(err, posix_error(errno), errno, "pipe", NULL);
-    goto out;
-  }
+  posix_errpipe listed = {-1, NULL}; /* an application's fork() closes its copy of the write end */
+  if ((rc = posix_errpipe_open(&listed, errpipe, err))) return rc;
   /* The child runs guardian.c's fork handler, which closes the guardian's socket: it gets a copy. */
   if (c->guardian_fd >= 0 && (cc.guardian_fd = fcntl(c->guardian_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
     rc = cp__error_set(err, posix_error(errno), errno, "fcntl", NULL);
@@ -138,16 +92,13 @@ static int start_fork(const posix_child *c, pid_t *pidp, cp_error *err) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t parent = getpid();
-  pid_t pid = fork();
+  pid_t pid = posix_fork_spawn();
   if (pid == 0) fork_child(&x, parent);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  close(errpipe[1]);
-  errpipe[1] = -1;
+  posix_errpipe_close_write(&listed, errpipe);
   if (cc.guardian_fd >= 0) close(cc.guardian_fd);
   cc.guardian_fd = -1;
-  window_leave();
-  in_window = false;
   if (pid < 0) {
     rc = cp__error_set(err, posix_error(fork_errno), fork_errno, "fork", NULL);
     goto out;
@@ -156,9 +107,8 @@ static int start_fork(const posix_child *c, pid_t *pidp, cp_error *err) {
   if (rc == 0) *pidp = pid;
 out:
   if (errpipe[0] >= 0) close(errpipe[0]);
-  if (errpipe[1] >= 0) close(errpipe[1]);
+  posix_errpipe_close_write(&listed, errpipe);
   if (cc.guardian_fd >= 0) close(cc.guardian_fd);
-  if (in_window) window_leave();
   return rc;
 }
 
