@@ -439,28 +439,37 @@ static void *forker(void *arg) {
   return NULL;
 }
 
+/* count set_uid spawns of `true` (no pipes: a forked copy holding a pipe's write end delays EOF for
+ * anyone; the error pipe is ours), arming *arm before each when given; the slowest in ms in *worst,
+ * the failed ones in *failures (the first one printed). */
+static void timed_setuid_spawns(int count, atomic_bool *arm, uint64_t *worst, long *failures) {
+  cp_options o = {.uid = NOBODY, .gid = NOBODY, .set_uid = true, .set_gid = true,
+                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
+  *worst = 0;
+  *failures = 0;
+  for (int i = 0; i < count; i++) {
+    if (arm) atomic_store(arm, true);
+    uint64_t t0 = cptest_now_ms();
+    cp_result r;
+    int rc = cp_spawn_sync("true", NULL, &o, &r);
+    if (rc || r.status != 0) {
+      if (!*failures) fprintf(stderr, "set_uid spawn: rc %d status %lld: %s\n", rc, (long long)r.status, r.error.message);
+      (*failures)++;
+    }
+    cp_result_free(&r);
+    uint64_t dt = cptest_now_ms() - t0;
+    if (dt > *worst) *worst = dt;
+  }
+}
+
 static int app_setuid_while_forking(int wfd, void *arg) {
   (void)arg;
   atomic_store(&forking, true);
   pthread_t t;
   if (pthread_create(&t, NULL, forker, NULL)) return 70;
-  /* No pipes: a forked copy holding a pipe's write end delays EOF for anyone; the error pipe is ours. */
-  cp_options o = {.uid = NOBODY, .gid = NOBODY, .set_uid = true, .set_gid = true,
-                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
-  uint64_t worst = 0;
-  long failures = 0;
-  for (int i = 0; i < 150; i++) {
-    uint64_t t0 = cptest_now_ms();
-    cp_result r;
-    int rc = cp_spawn_sync("true", NULL, &o, &r);
-    if (rc || r.status != 0) {
-      if (!failures) fprintf(stderr, "set_uid spawn: rc %d status %lld: %s\n", rc, (long long)r.status, r.error.message);
-      failures++;
-    }
-    cp_result_free(&r);
-    uint64_t dt = cptest_now_ms() - t0;
-    if (dt > worst) worst = dt;
-  }
+  uint64_t worst;
+  long failures;
+  timed_setuid_spawns(150, NULL, &worst, &failures);
   atomic_store(&forking, false);
   pthread_join(t, NULL);
   report(wfd, (long)worst, failures);
@@ -519,23 +528,9 @@ static int app_fork_inside_spawn(int wfd, void *arg) {
   if (pthread_atfork(inside_prepare, NULL, NULL)) return 81;
   pthread_t t;
   if (pthread_create(&t, NULL, inside_forker, NULL)) return 82;
-  cp_options o = {.uid = NOBODY, .gid = NOBODY, .set_uid = true, .set_gid = true,
-                  .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
-  uint64_t worst = 0;
-  long failures = 0;
-  for (int i = 0; i < 5; i++) {
-    atomic_store(&inside_armed, true);
-    uint64_t t0 = cptest_now_ms();
-    cp_result r;
-    int rc = cp_spawn_sync("true", NULL, &o, &r);
-    if (rc || r.status != 0) {
-      if (!failures) fprintf(stderr, "spawn: rc %d status %lld: %s\n", rc, (long long)r.status, r.error.message);
-      failures++;
-    }
-    cp_result_free(&r);
-    uint64_t dt = cptest_now_ms() - t0;
-    if (dt > worst) worst = dt;
-  }
+  uint64_t worst;
+  long failures;
+  timed_setuid_spawns(5, &inside_armed, &worst, &failures);
   atomic_store(&inside_armed, false);
   close(inside_req[1]); /* the forker's end of file */
   pthread_join(t, NULL);
