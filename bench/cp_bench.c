@@ -1021,6 +1021,9 @@ int main(int argc, char **argv) {
   if (cp_worker_main(argc, argv, bench_workers, sizeof bench_workers / sizeof bench_workers[0], &status))
     return status;
   signal(SIGPIPE, SIG_IGN);
+  /* the raw baselines reap with waitpid(): a SIGCHLD ignored by whoever started us (inherited over
+   * exec) would have the kernel reap for them ("waitpid: No child processes") */
+  signal(SIGCHLD, SIG_DFL);
   if (argc < 2) {
     fprintf(stderr, "usage: cp_bench spawn|pipe|capture|rtt|oneway|many|produce|gate-child [options]\n"
                     "       (see the comment at the top of bench/cp_bench.c)\n");
