@@ -197,6 +197,20 @@ static const row rows[] = {
      {{"Node fork() worker", "pool.node.worker_rss_kib", NONE, 0}}},
 };
 
+/* Absolute targets: childproc's median at most this, in the row's unit (shown on its first line). */
+static const struct {
+  const char *key;
+  double at_most;
+} absolute[] = {
+    {"many.cp.kib_per_child", 0.5}, /* issue 18 */
+};
+
+static double at_most_of(const char *key) {
+  for (size_t i = 0; i < sizeof absolute / sizeof absolute[0]; i++)
+    if (strcmp(absolute[i].key, key) == 0) return absolute[i].at_most;
+  return 0;
+}
+
 static void fmt(char *out, size_t n, double v) {
   if (fabs(v) >= 100)
     snprintf(out, n, "%.0f", v);
@@ -252,7 +266,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 6 && w->b[i].label; i++) {
       const baseline *bl = &w->b[i];
       series *s = find(bl->key, 0);
-      char bm[300] = "n/a", ratio[32] = "–", target[48] = "";
+      char bm[300] = "n/a", ratio[32] = "–", target[80] = "";
       if (s && s->n) {
         double v = median(s);
         fmt(bm, sizeof bm, v);
@@ -271,6 +285,15 @@ int main(int argc, char **argv) {
           snprintf(target, sizeof target, "≥ %.2f×", bl->goal);
         else if (bl->t == MAX_RATIO)
           snprintf(target, sizeof target, "≤ %.2f×", bl->goal);
+      }
+      double at_most = i == 0 ? at_most_of(w->key) : 0;
+      if (at_most > 0 && !target[0]) {
+        char goal[32];
+        fmt(goal, sizeof goal, at_most);
+        if (c && c->n)
+          snprintf(target, sizeof target, "≤ %s %s %s", goal, w->unit, cm <= at_most ? "**met**" : "**not met**");
+        else
+          snprintf(target, sizeof target, "≤ %s %s", goal, w->unit);
       }
       printf("| %s | %s | %s | %s | %s | %s |\n", i == 0 ? w->figure : "", i == 0 ? cell : "", bl->label, bm,
              ratio, target);
