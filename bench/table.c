@@ -1,7 +1,7 @@
 /* cp_bench_table - turns the "RESULT <key> <value>" lines of one bench/run.sh run (all repetitions)
  * into one Markdown table: each figure's childproc median [min-max] over the repetitions, each
- * baseline's median from the same run, the ratio childproc / baseline, and the DESIGN.md §5 target
- * where one applies.
+ * baseline's median from the same run, the ratio childproc / baseline, and the target where one
+ * applies (DESIGN.md §5 and the issues': ratios to a baseline, or an absolute bound).
  *
  *   cp_bench_table RESULTS_FILE
  *
