@@ -1,11 +1,15 @@
-/* loop.c - what every POSIX poller shares: the monotonic clock, the loop's read buffer, the feed list
- * (completions delivered on the next turn without waiting) and the SIGCHLD watcher's slot. The
- * pollers themselves are loop_epoll.c, loop_kqueue.c and loop_poll.c (see loop.h). */
+/* loop.c - what every POSIX poller shares: the loop's allocation and own descriptor (cp_loop_fd), the
+ * monotonic clock, the loop's read buffer, the feed list (completions delivered on the next turn
+ * without waiting) and the SIGCHLD watcher's slot. The pollers themselves are loop_epoll.c,
+ * loop_kqueue.c and loop_poll.c (see loop.h). */
 #include "loop.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t os_now_ms(void) {
   struct timespec ts;
@@ -19,7 +23,35 @@ posix_sigchld **posix_loop_sigchld(os_loop *loop) { return &posix_loop_base_of(l
 
 bool os_loop_has_pending(os_loop *loop) { return posix_loop_base_of(loop)->feed != NULL; }
 
-void posix_loop_base_free(os_loop *l) { posix_sigchld_free(posix_loop_base_of(l)->sigchld); }
+int posix_loop_new(size_t size, int (*open_fd)(void), os_loop **out) {
+  os_loop *l = calloc(1, size);
+  if (!l) return CP_ENOMEM;
+  posix_loop_base *b = posix_loop_base_of(l);
+  b->fd = -1;
+  if (open_fd) {
+    posix_reserve_stdio();
+    int fd = open_fd();
+    b->fd = fd < 0 ? -1 : posix_fd_above_stdio(fd);
+    if (b->fd < 0) {
+      int rc = posix_error(errno);
+      free(l);
+      return rc;
+    }
+  }
+  *out = l;
+  return 0;
+}
+
+void posix_loop_base_free(os_loop *l) {
+  posix_loop_base *b = posix_loop_base_of(l);
+  posix_sigchld_free(b->sigchld);
+  if (b->fd >= 0) close(b->fd);
+}
+
+cp_os_handle os_loop_handle(os_loop *l) {
+  int fd = posix_loop_base_of(l)->fd;
+  return fd >= 0 ? fd : CP_INVALID_HANDLE;
+}
 
 void posix_feed(os_loop *loop, posix_watcher *w) {
   posix_loop_base *l = posix_loop_base_of(loop);

@@ -17,6 +17,7 @@
 
 /* The first member of every poller's struct os_loop. */
 typedef struct posix_loop_base {
+  int fd; /* the poller's own descriptor (epoll, kqueue): cp_loop_fd(); -1 for poll() */
   char readbuf[POSIX_READ_BUF];
   posix_sigchld *sigchld; /* only where children are watched by SIGCHLD */
   posix_watcher *feed;    /* watchers to call with POLLOUT on the next turn (posix_feed) */
@@ -24,7 +25,12 @@ typedef struct posix_loop_base {
 
 static inline posix_loop_base *posix_loop_base_of(os_loop *l) { return (posix_loop_base *)(void *)l; }
 
-/* Frees what the base holds (the SIGCHLD watcher); the poller frees the rest. */
+/* A zeroed loop of `size` bytes (the poller's struct os_loop) whose base's fd is open_fd()'s result
+(close-on-exec, moved above stdio), or -1 without open_fd: 0 with *out, or CP_E* (open_fd() failing
+with errno). */
+int posix_loop_new(size_t size, int (*open_fd)(void), os_loop **out);
+
+/* Frees what the base holds (its descriptor, the SIGCHLD watcher); the poller frees the rest. */
 void posix_loop_base_free(os_loop *l);
 
 /* Calls the watchers fed before this turn (each once), after the poller's own callbacks. */

@@ -10,33 +10,19 @@
 
 struct os_loop {
   posix_loop_base base; /* first: see loop.h */
-  int epfd;
   struct epoll_event events[MAX_EVENTS];
   int nevents; /* of the batch being dispatched; entries of removed watchers are cleared */
 };
 
-int os_loop_new(os_loop **out) {
-  os_loop *l = calloc(1, sizeof *l);
-  if (!l) return CP_ENOMEM;
-  posix_reserve_stdio();
-  l->epfd = posix_fd_above_stdio(epoll_create1(EPOLL_CLOEXEC));
-  if (l->epfd < 0) {
-    int rc = posix_error(errno);
-    free(l);
-    return rc;
-  }
-  *out = l;
-  return 0;
-}
+static int epoll_open(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int os_loop_new(os_loop **out) { return posix_loop_new(sizeof(os_loop), epoll_open, out); }
 
 void os_loop_free(os_loop *l) {
   if (!l) return;
   posix_loop_base_free(l);
-  close(l->epfd);
   free(l);
 }
-
-cp_os_handle os_loop_handle(os_loop *l) { return l->epfd; }
 
 int posix_watch(os_loop *l, posix_watcher *w, unsigned events) {
   if (events == w->events) return 0;
@@ -46,7 +32,7 @@ int posix_watch(os_loop *l, posix_watcher *w, unsigned events) {
   if (events & POLLOUT) ev.events |= EPOLLOUT;
   int op = !events ? EPOLL_CTL_DEL : w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (!events && !w->events) return 0;
-  if (epoll_ctl(l->epfd, op, w->fd, &ev) < 0) return posix_error(errno);
+  if (epoll_ctl(l->base.fd, op, w->fd, &ev) < 0) return posix_error(errno);
   w->events = events;
   if (!events) {
     for (int i = 0; i < l->nevents; i++)
@@ -58,7 +44,7 @@ int posix_watch(os_loop *l, posix_watcher *w, unsigned events) {
 int os_loop_poll(os_loop *l, int timeout_ms) {
   sigset_t mask;
   if (l->base.feed) timeout_ms = 0;
-  int n = epoll_pwait(l->epfd, l->events, MAX_EVENTS, timeout_ms, posix_loop_wait_mask(l, &mask));
+  int n = epoll_pwait(l->base.fd, l->events, MAX_EVENTS, timeout_ms, posix_loop_wait_mask(l, &mask));
   if (n < 0) return errno == EINTR ? 0 : posix_error(errno);
   l->nevents = n;
   for (int i = 0; i < n; i++) {

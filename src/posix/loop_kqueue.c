@@ -24,15 +24,11 @@
 
 struct os_loop {
   posix_loop_base base; /* first: see loop.h */
-  int kq;
   struct kevent events[MAX_EVENTS];
   int nevents; /* of the batch being dispatched; entries of removed watches are cleared */
 };
 
-int os_loop_new(os_loop **out) {
-  os_loop *l = calloc(1, sizeof *l);
-  if (!l) return CP_ENOMEM;
-  posix_reserve_stdio();
+static int kqueue_open(void) {
   int kq = kqueue();
   /* Not inherited by fork() on the BSDs; close-on-exec all the same, for posix_spawn. */
   if (kq >= 0 && fcntl(kq, F_SETFD, FD_CLOEXEC) < 0) {
@@ -41,24 +37,16 @@ int os_loop_new(os_loop **out) {
     errno = e;
     kq = -1;
   }
-  l->kq = kq < 0 ? -1 : posix_fd_above_stdio(kq);
-  if (l->kq < 0) {
-    int rc = posix_error(errno);
-    free(l);
-    return rc;
-  }
-  *out = l;
-  return 0;
+  return kq;
 }
+
+int os_loop_new(os_loop **out) { return posix_loop_new(sizeof(os_loop), kqueue_open, out); }
 
 void os_loop_free(os_loop *l) {
   if (!l) return;
   posix_loop_base_free(l);
-  close(l->kq);
   free(l);
 }
-
-cp_os_handle os_loop_handle(os_loop *l) { return l->kq; }
 
 /* Clears the entries of the batch being dispatched that would call `udata` for `filter`. */
 static void forget_pending(os_loop *l, const void *udata, int filter) {
@@ -72,7 +60,7 @@ static int apply(os_loop *l, struct kevent *ch, int n, struct kevent *out) {
   for (int i = 0; i < n; i++) ch[i].flags |= EV_RECEIPT;
   int r;
   do {
-    r = kevent(l->kq, ch, n, out, n, NULL);
+    r = kevent(l->base.fd, ch, n, out, n, NULL);
   } while (r < 0 && errno == EINTR);
   return r;
 }
@@ -137,7 +125,7 @@ int os_loop_poll(os_loop *l, int timeout_ms) {
    * wait; one that arrives before kevent() starts has written to the self-pipe watched here. */
   const sigset_t *m = posix_loop_wait_mask(l, &mask);
   if (m) pthread_sigmask(SIG_SETMASK, m, &old);
-  int n = kevent(l->kq, NULL, 0, l->events, MAX_EVENTS, tsp);
+  int n = kevent(l->base.fd, NULL, 0, l->events, MAX_EVENTS, tsp);
   int e = errno;
   if (m) pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (n < 0) return e == EINTR ? 0 : posix_error(e);

@@ -17,12 +17,7 @@ struct os_loop {
   bool dispatching;
 };
 
-int os_loop_new(os_loop **out) {
-  os_loop *l = calloc(1, sizeof *l);
-  if (!l) return CP_ENOMEM;
-  *out = l;
-  return 0;
-}
+int os_loop_new(os_loop **out) { return posix_loop_new(sizeof(os_loop), NULL, out); }
 
 void os_loop_free(os_loop *l) {
   if (!l) return;
@@ -32,10 +27,6 @@ void os_loop_free(os_loop *l) {
   free(l);
 }
 
-cp_os_handle os_loop_handle(os_loop *l) {
-  (void)l;
-  return CP_INVALID_HANDLE;
-}
 
 static void poll_compact(os_loop *l) {
   int j = 0;
