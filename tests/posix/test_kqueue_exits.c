@@ -20,26 +20,6 @@
 
 #include <cmocka.h>
 
-typedef struct seen {
-  int64_t status;
-  int signal;
-  bool exited, closed;
-  int leader_alive; /* at on_exit: kill(pid, 0) == 0 (a held zombie still has its pid) */
-} seen;
-
-static void on_exit_cb(cp_child *c, int64_t status, int sig, void *ud) {
-  seen *s = ud;
-  s->status = status;
-  s->signal = sig;
-  s->exited = true;
-  s->leader_alive = kill((pid_t)cp_child_pid(c), 0) == 0;
-}
-static void on_close_cb(cp_child *c, int64_t status, int sig, void *ud) {
-  (void)c, (void)status, (void)sig;
-  ((seen *)ud)->closed = true;
-}
-
-static const cp_child_events events = {.on_exit = on_exit_cb, .on_close = on_close_cb};
 
 static bool sigchld_disposition_is_default(void) {
   struct sigaction sa;
@@ -62,10 +42,10 @@ static void kqueue_watches_exits_without_a_sigchld_handler(void **state) {
   cp_result_free(&r);
   cp_loop *loop;
   cp_child *c;
-  seen s = {0};
+  cptest_seen s = {0};
   assert_int_equal(cp_loop_new(&loop), 0);
   const char *args2[] = {"exit", "4", NULL};
-  assert_int_equal(cp_spawn(loop, cptest_helper(), args2, NULL, &events, &s, &c), 0);
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args2, NULL, &cptest_seen_events, &s, &c), 0);
   assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
   assert_int_equal(s.status, 4);
   cp_child_free(c);
@@ -103,11 +83,11 @@ static void child_exited_before_its_watch_still_reports_its_status(void **state)
   cp_result_free(&r);
   cp_loop *loop;
   cp_child *c;
-  seen s = {0};
+  cptest_seen s = {0};
   assert_int_equal(cp_loop_new(&loop), 0);
   cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
   const char *args2[] = {"exit", "6", NULL};
-  assert_int_equal(cp_spawn(loop, cptest_helper(), args2, &o, &events, &s, &c), 0);
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args2, &o, &cptest_seen_events, &s, &c), 0);
   assert_false(s.exited); /* never from inside cp_spawn */
   assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
   assert_true(s.closed);
@@ -124,12 +104,12 @@ static void tree_leader_exited_before_its_watch_is_held_until_freed(void **state
   SKIP_WITHOUT_EMULATION();
   cp_loop *loop;
   cp_child *c;
-  seen s = {0};
+  cptest_seen s = {0};
   assert_int_equal(cp_loop_new(&loop), 0);
   cp_options o = {.kill_tree = true,
                   .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
   const char *args[] = {"exit", "9", NULL};
-  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &events, &s, &c), 0);
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &cptest_seen_events, &s, &c), 0);
   assert_int_equal(cp_loop_run(loop, CP_RUN_DEFAULT), 0);
   assert_int_equal(s.status, 9);
   assert_int_equal(s.leader_alive, 1);
@@ -157,11 +137,11 @@ static int ignored_sigchld_app(void) {
   if (cp_loop_new(&loop)) return 11;
   for (int i = 0; i < 20; i++) {
     cp_child *c;
-    seen s = {0};
+    cptest_seen s = {0};
     cp_options o = {.kill_tree = true,
                     .stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
     const char *a2[] = {"exit", "9", NULL};
-    if (cp_spawn(loop, cptest_helper(), a2, &o, &events, &s, &c)) return 12;
+    if (cp_spawn(loop, cptest_helper(), a2, &o, &cptest_seen_events, &s, &c)) return 12;
     pid_t own = fork(); /* the application's own child: its SIGCHLD wakes the reaping for it */
     if (own == 0) _exit(0);
     if (cp_loop_run(loop, CP_RUN_DEFAULT) != 0) return 13;

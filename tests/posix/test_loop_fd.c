@@ -19,31 +19,6 @@
 
 #include <cmocka.h>
 
-typedef struct seen {
-  int64_t status;
-  int signal;
-  bool exited, closed;
-  size_t out_bytes;
-  int leader_alive; /* at on_exit: kill(pid, 0) == 0 (a held zombie still has its pid) */
-} seen;
-
-static void on_exit_cb(cp_child *c, int64_t status, int sig, void *ud) {
-  seen *s = ud;
-  s->status = status;
-  s->signal = sig;
-  s->exited = true;
-  s->leader_alive = kill((pid_t)cp_child_pid(c), 0) == 0;
-}
-static void on_close_cb(cp_child *c, int64_t status, int sig, void *ud) {
-  (void)c, (void)status, (void)sig;
-  ((seen *)ud)->closed = true;
-}
-static void on_stdout_cb(cp_child *c, const char *data, size_t len, void *ud) {
-  (void)c, (void)data;
-  ((seen *)ud)->out_bytes += len;
-}
-
-static const cp_child_events events = {.on_exit = on_exit_cb, .on_close = on_close_cb, .on_stdout = on_stdout_cb};
 
 static bool readable_within(cp_os_handle fd, int ms) {
   struct pollfd p = {fd, POLLIN, 0};
@@ -77,11 +52,11 @@ static void loop_fd_becomes_readable_when_a_child_exits(void **state) {
   SKIP_WITHOUT_LOOP_FD();
   cp_loop *loop;
   cp_child *c;
-  seen s = {0};
+  cptest_seen s = {0};
   assert_int_equal(cp_loop_new(&loop), 0);
   cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
   const char *args[] = {"exit", "7", NULL};
-  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &events, &s, &c), 0);
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &cptest_seen_events, &s, &c), 0);
   cp_os_handle fd = cp_loop_fd(loop);
   /* As a program's own loop waits: on the descriptor, for at most cp_loop_timeout() (0 when the exit
    * is already known: a child that exited before its exit watch was registered is reaped on the next
@@ -106,12 +81,12 @@ static void loop_fd_becomes_readable_when_a_pipe_has_data(void **state) {
   SKIP_WITHOUT_LOOP_FD();
   cp_loop *loop;
   cp_child *c;
-  seen s = {0};
+  cptest_seen s = {0};
   assert_int_equal(cp_loop_new(&loop), 0);
   /* Writes its bytes, then sleeps: the data alone must wake the program's own loop. */
   const char *args[] = {"out-sleep", "5", "30000", NULL};
   cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_IGNORE, 0}}};
-  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &events, &s, &c), 0);
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &cptest_seen_events, &s, &c), 0);
   cp_os_handle fd = cp_loop_fd(loop);
   for (int i = 0; i < 1000 && s.out_bytes < 5; i++) {
     assert_true(readable_within(fd, 20000));
@@ -139,12 +114,12 @@ static void completed_write_makes_the_loop_timeout_zero(void **state) {
   (void)state;
   cp_loop *loop;
   cp_child *c;
-  seen s = {0};
+  cptest_seen s = {0};
   int written = 1;
   assert_int_equal(cp_loop_new(&loop), 0);
   const char *args[] = {"noread-sleep", "30000", NULL};
   cp_options o = {.stdio = {{CP_STDIO_PIPE, 0}, {CP_STDIO_IGNORE, 0}, {CP_STDIO_IGNORE, 0}}};
-  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &events, &s, &c), 0);
+  assert_int_equal(cp_spawn(loop, cptest_helper(), args, &o, &cptest_seen_events, &s, &c), 0);
   assert_int_equal(cp_loop_run(loop, CP_RUN_NOWAIT), 1); /* started; nothing else to do */
   assert_int_equal(cp_child_write(c, "hello", 5, on_written, &written), 0);
   assert_int_equal(written, 1); /* never from inside the call */

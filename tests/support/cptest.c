@@ -769,3 +769,24 @@ void cptest_cprun_start(cptest_cprun *r, const char *const *args) {
   cp_options o = {.stdio = {{CP_STDIO_IGNORE, 0}, {CP_STDIO_PIPE, 0}, {CP_STDIO_INHERIT, 0}}};
   assert_int_equal(cp_spawn(r->loop, cptest_bin("cprun"), args, &o, &ev, r, &r->child), 0);
 }
+
+static void seen_on_exit(cp_child *c, int64_t status, int sig, void *ud) {
+  cptest_seen *s = ud;
+  s->status = status;
+  s->signal = sig;
+  s->exited = true;
+#ifndef _WIN32
+  s->leader_alive = kill((pid_t)cp_child_pid(c), 0) == 0;
+#else
+  (void)c;
+#endif
+}
+static void seen_on_close(cp_child *c, int64_t status, int sig, void *ud) {
+  (void)c, (void)status, (void)sig;
+  ((cptest_seen *)ud)->closed = true;
+}
+static void seen_on_stdout(cp_child *c, const char *data, size_t len, void *ud) {
+  (void)c, (void)data;
+  ((cptest_seen *)ud)->out_bytes += len;
+}
+const cp_child_events cptest_seen_events = {.on_exit = seen_on_exit, .on_close = seen_on_close, .on_stdout = seen_on_stdout};

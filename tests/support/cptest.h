@@ -169,4 +169,14 @@ void cptest_cprun_start(cptest_cprun *r, const char *const *args);
 /* Milliseconds of a monotonic clock. */
 uint64_t cptest_now_ms(void);
 
+/* What a child's events said, as cptest_seen_events records it (ud: a cptest_seen). */
+typedef struct cptest_seen {
+  int64_t status; /* on_exit's */
+  int signal;
+  bool exited, closed;
+  size_t out_bytes; /* stdout bytes */
+  int leader_alive; /* POSIX: at on_exit, kill(pid, 0) == 0 (a held zombie still has its pid) */
+} cptest_seen;
+extern const cp_child_events cptest_seen_events;
+
 #endif /* CPTEST_H */
